@@ -1,0 +1,89 @@
+#include "common/app.hpp"
+
+#include <unistd.h>
+#include <cstdio>
+#include <iostream>
+
+#include "libcore/config/node_config.hpp"
+#include "libcore/util/files.hpp"
+
+namespace app {
+
+int report_error(const std::string& tool, const std::string& message, int code) {
+  std::cerr << tool << ": error: " << message << "\n";
+  return code;
+}
+
+void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
+
+void add_version_flag(CLI::App& app, const std::string& tool) {
+  app.set_version_flag("--version", tool + " " + TNODE_VERSION);
+}
+
+std::optional<int> parse_cli(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kUsage;
+  }
+  return std::nullopt;
+}
+
+Progress::Progress(std::string label)
+    : label_(std::move(label)),
+      enabled_(::isatty(STDERR_FILENO) == 1),
+      start_(std::chrono::steady_clock::now()),
+      last_(start_) {}
+
+void Progress::update(std::uint64_t done, std::uint64_t total) {
+  if (!enabled_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (shown_ && now - last_ < std::chrono::milliseconds(200) && done != total) return;
+  last_ = now;
+  shown_ = true;
+  double secs = std::chrono::duration<double>(now - start_).count();
+  double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+  if (total > 0)
+    std::fprintf(stderr, "\r%s %llu/%llu (%.0f%%, %.0f/s)   ", label_.c_str(), static_cast<unsigned long long>(done),
+                 static_cast<unsigned long long>(total), 100.0 * static_cast<double>(done) / static_cast<double>(total),
+                 rate);
+  else
+    std::fprintf(stderr, "\r%s %llu (%.0f/s)   ", label_.c_str(), static_cast<unsigned long long>(done), rate);
+  std::fflush(stderr);
+}
+
+void Progress::finish() {
+  if (enabled_ && shown_) std::fprintf(stderr, "\n");
+  shown_ = false;
+}
+
+void add_store_location(CLI::App& app, StoreLocation& loc) {
+  auto* d = app.add_option("-d,--data-dir", loc.data_dir, "Node data directory (the store is DIR/chain)");
+  auto* c = app.add_option("-c,--config", loc.config, "tnode.toml of the node (its node.data_dir is used)");
+  d->excludes(c);
+}
+
+std::filesystem::path store_path_of(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir / "CURRENT", ec)) return dir;
+  return dir / "chain";
+}
+
+core::util::Result<std::filesystem::path> resolve_store_path(const StoreLocation& loc) {
+  if (!loc.config.empty()) {
+    auto cfg = core::config::load_node_config(loc.config);
+    if (!cfg) return tl::unexpected(cfg.error());
+    return cfg->chain_path();
+  }
+  if (!loc.data_dir.empty()) return store_path_of(core::util::expand_home(loc.data_dir));
+  return core::util::fail("no store given: use --data-dir DIR or --config FILE");
+}
+
+}  // namespace app

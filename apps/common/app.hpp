@@ -1,0 +1,59 @@
+#pragma once
+// Helpers shared by the binaries: exit codes, CLI11 option helpers, output
+// to stdout (machine) and stderr (errors, progress).
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "libcore/util/error.hpp"
+
+namespace app {
+
+// Exit codes of every binary.
+enum ExitCode : int { kOk = 0, kFailure = 1, kUsage = 2 };
+
+// Prints "<tool>: error: <message>" on stderr and returns `code`.
+int report_error(const std::string& tool, const std::string& message, int code);
+
+// Prints JSON (indented) or nothing; for --json output on stdout.
+void print_json(const nlohmann::json& j);
+
+// --version prints "<tool> <version>".
+void add_version_flag(CLI::App& app, const std::string& tool);
+
+// Runs a CLI11 parse; on --help/--version prints and returns 0, on a usage
+// error prints it and returns 2; nullopt when parsing succeeded.
+std::optional<int> parse_cli(CLI::App& app, int argc, char** argv);
+
+// Progress on stderr, only when stderr is a terminal; at most ~5 updates/s.
+class Progress {
+ public:
+  explicit Progress(std::string label);
+  void update(std::uint64_t done, std::uint64_t total);
+  void finish();
+
+ private:
+  std::string label_;
+  bool enabled_;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+// Where a tool finds a node's chain store: --data-dir DIR (DIR/chain, or
+// DIR itself when it is a store) or --config FILE (its node.data_dir).
+struct StoreLocation {
+  std::string data_dir;
+  std::string config;
+};
+void add_store_location(CLI::App& app, StoreLocation& loc);
+core::util::Result<std::filesystem::path> resolve_store_path(const StoreLocation& loc);
+// A path given directly: a store directory or a data dir holding chain/.
+std::filesystem::path store_path_of(const std::filesystem::path& dir);
+
+}  // namespace app

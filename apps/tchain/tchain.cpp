@@ -1,0 +1,365 @@
+#include "tchain/tchain.hpp"
+
+#include <charconv>
+#include <functional>
+#include <iostream>
+#include <map>
+
+#include "libcore/crypto/hash.hpp"
+#include "libcore/store/chain_file.hpp"
+#include "libcore/store/chain_store.hpp"
+#include "libcore/store/verify.hpp"
+#include "libcore/util/files.hpp"
+#include "libcore/util/time.hpp"
+#include "libcore/util/units.hpp"
+
+namespace tchain {
+
+namespace {
+
+namespace fs = std::filesystem;
+using core::store::ChainStore;
+using nlohmann::json;
+
+constexpr const char* kTool = "tchain";
+
+int usage_error(const std::string& m) { return app::report_error(kTool, m, app::kUsage); }
+int failure(const std::string& m) { return app::report_error(kTool, m, app::kFailure); }
+
+// Opens the store named by --data-dir/--config read-only; on failure prints
+// the error and sets `code`.
+std::unique_ptr<ChainStore> open_read_only(const fs::path& path, int& code) {
+  core::store::OpenOptions options;
+  options.path = path;
+  options.mode = core::store::OpenMode::ReadOnly;
+  auto store = ChainStore::open(options);
+  if (!store) {
+    code = failure(store.error().message);
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+std::unique_ptr<ChainStore> open_settings_store(const Settings& s, int& code) {
+  auto path = app::resolve_store_path(s.store);
+  if (!path) {
+    code = usage_error(path.error().message);
+    return nullptr;
+  }
+  return open_read_only(*path, code);
+}
+
+json header_json(const core::chain::BlockHeader& h) {
+  return {{"hash", h.hash().hex()},
+          {"height", h.height},
+          {"parent", h.parent.hex()},
+          {"slot", h.slot},
+          {"timestamp", core::util::format_rfc3339(h.timestamp_ms)},
+          {"timestamp_ms", h.timestamp_ms},
+          {"producer", h.producer.hex()},
+          {"tx_root", h.tx_root.hex()},
+          {"version", h.version}};
+}
+
+std::string producer_name(const ChainStore& store, const core::crypto::PublicKey& key) {
+  for (const auto& mn : store.genesis().masternodes)
+    if (mn.pubkey == key) return mn.name;
+  return key.is_zero() ? "-" : key.short_hex();
+}
+
+int cmd_info(const Settings& s) {
+  int code = 0;
+  auto store = open_settings_store(s, code);
+  if (!store) return code;
+  auto tip = store->tip();
+  auto tip_header = store->header(tip.hash);
+  const auto& g = store->genesis();
+  if (s.json) {
+    app::print_json({{"store", store->path().string()},
+                     {"network", g.network},
+                     {"genesis", store->genesis_hash().hex()},
+                     {"schema", core::store::kSchemaVersion},
+                     {"block_time_ms", g.block_time_ms},
+                     {"masternodes", g.masternodes.size()},
+                     {"height", tip.height},
+                     {"tip", tip.hash.hex()},
+                     {"tip_time", core::util::format_rfc3339(tip_header->timestamp_ms)}});
+    return app::kOk;
+  }
+  std::cout << "store       " << store->path().string() << "\n"
+            << "network     " << g.network << "\n"
+            << "genesis     " << store->genesis_hash().hex() << "\n"
+            << "masternodes " << g.masternodes.size() << ", block time "
+            << core::util::format_duration(core::util::Millis(g.block_time_ms)) << "\n"
+            << "height      " << tip.height << "\n"
+            << "tip         " << tip.hash.hex() << "\n"
+            << "tip time    " << core::util::format_rfc3339(tip_header->timestamp_ms) << "\n";
+  return app::kOk;
+}
+
+int cmd_block(const Settings& s) {
+  int code = 0;
+  auto store = open_settings_store(s, code);
+  if (!store) return code;
+  std::optional<core::crypto::Hash32> hash;
+  std::uint64_t height = 0;
+  auto [ptr, ec] = std::from_chars(s.block_id.data(), s.block_id.data() + s.block_id.size(), height);
+  if (ec == std::errc() && ptr == s.block_id.data() + s.block_id.size()) {
+    hash = store->hash_at(height);
+    if (!hash)
+      return failure("no block at height " + s.block_id + " (tip is " + std::to_string(store->tip().height) + ")");
+  } else {
+    auto parsed = core::crypto::Hash32::from_hex(s.block_id);
+    if (!parsed)
+      return usage_error("'" + s.block_id + "' is neither a height nor a block hash (" + parsed.error().message + ")");
+    hash = *parsed;
+  }
+  auto block = store->block(*hash);
+  if (!block) return failure("block " + hash->hex() + " is not in the store");
+  const auto& h = block->header;
+  auto on_main = store->hash_at(h.height);
+  bool main_chain = on_main && *on_main == *hash;
+  if (s.json) {
+    json j = header_json(h);
+    j["main_chain"] = main_chain;
+    j["producer_name"] = producer_name(*store, h.producer);
+    j["signature"] = h.signature.hex();
+    json txs = json::array();
+    for (const auto& tx : block->transactions)
+      txs.push_back({{"hash", core::chain::transaction_hash(tx).hex()},
+                     {"kind", "coinbase"},
+                     {"to", tx.to.hex()},
+                     {"amount", tx.amount}});
+    j["transactions"] = txs;
+    app::print_json(j);
+    return app::kOk;
+  }
+  std::cout << "hash        " << hash->hex() << (main_chain ? "" : "  (not on the main chain)") << "\n"
+            << "height      " << h.height << "\n"
+            << "parent      " << h.parent.hex() << "\n"
+            << "slot        " << h.slot << "\n"
+            << "timestamp   " << core::util::format_rfc3339(h.timestamp_ms) << "\n"
+            << "producer    " << producer_name(*store, h.producer) << " " << h.producer.hex() << "\n"
+            << "tx_root     " << h.tx_root.hex() << "\n"
+            << "signature   " << h.signature.hex() << "\n"
+            << "txs         " << block->transactions.size() << "\n";
+  for (const auto& tx : block->transactions)
+    std::cout << "  coinbase  " << tx.amount << " -> " << tx.to.short_hex() << "\n";
+  return app::kOk;
+}
+
+int cmd_headers(const Settings& s) {
+  int code = 0;
+  auto store = open_settings_store(s, code);
+  if (!store) return code;
+  const auto tip = store->tip().height;
+  json rows = json::array();
+  for (std::uint64_t h = s.from; h <= tip && h - s.from < s.count; ++h) {
+    auto hash = store->hash_at(h);
+    auto header = hash ? store->header(*hash) : std::nullopt;
+    if (!header) return failure("main index has no header at height " + std::to_string(h));
+    if (s.json) {
+      json j = header_json(*header);
+      j["producer_name"] = producer_name(*store, header->producer);
+      rows.push_back(j);
+    } else {
+      std::cout << h << "  " << hash->hex() << "  slot " << header->slot << "  "
+                << core::util::format_rfc3339(header->timestamp_ms) << "  " << producer_name(*store, header->producer)
+                << "\n";
+    }
+  }
+  if (s.json) app::print_json(rows);
+  return app::kOk;
+}
+
+int cmd_verify(const Settings& s) {
+  int code = 0;
+  auto store = open_settings_store(s, code);
+  if (!store) return code;
+  app::Progress progress("verifying");
+  auto report = core::store::verify_store(*store, [&](std::uint64_t d, std::uint64_t t) { progress.update(d, t); });
+  progress.finish();
+  if (s.json) {
+    json j = {{"ok", report.ok()},
+              {"blocks_checked", report.blocks_checked},
+              {"height", report.tip.height},
+              {"tip", report.tip.hash.hex()}};
+    if (report.fault)
+      j["fault"] = {{"height", report.fault->height}, {"hash", report.fault->hash}, {"reason", report.fault->reason}};
+    app::print_json(j);
+  } else if (report.ok()) {
+    std::cout << "ok: " << report.blocks_checked << " blocks, tip " << report.tip.height << " " << report.tip.hash.hex()
+              << "\n";
+  }
+  if (report.fault)
+    return failure("block at height " + std::to_string(report.fault->height) +
+                   (report.fault->hash.empty() ? "" : " (" + report.fault->hash + ")") + ": " + report.fault->reason);
+  return app::kOk;
+}
+
+int cmd_export(const Settings& s) {
+  int code = 0;
+  auto store = open_settings_store(s, code);
+  if (!store) return code;
+  auto writer = core::store::ChainFileWriter::create(s.file, store->genesis());
+  if (!writer) return failure(writer.error().message);
+  const auto tip = store->tip().height;
+  app::Progress progress("exporting");
+  std::uint64_t written = 0;
+  for (std::uint64_t h = std::max<std::uint64_t>(1, s.from); h <= tip; ++h) {
+    auto hash = store->hash_at(h);
+    auto block = hash ? store->block(*hash) : std::nullopt;
+    if (!block) return failure("main index has no block at height " + std::to_string(h));
+    if (auto r = writer->append(*block); !r) return failure(r.error().message);
+    ++written;
+    progress.update(h, tip);
+  }
+  progress.finish();
+  if (auto r = writer->finish(); !r) return failure(r.error().message);
+  if (s.json)
+    app::print_json({{"file", s.file}, {"blocks", written}, {"height", tip}});
+  else
+    std::cout << "exported " << written << " blocks (to height " << tip << ") to " << s.file << "\n";
+  return app::kOk;
+}
+
+int cmd_import(const Settings& s) {
+  auto path = app::resolve_store_path(s.store);
+  if (!path) return usage_error(path.error().message);
+  auto reader = core::store::ChainFileReader::open(s.file);
+  if (!reader) return failure(reader.error().message);
+  core::store::OpenOptions options;
+  options.path = *path;
+  options.genesis = reader->genesis();
+  if (!s.genesis_file.empty()) {
+    auto spec = core::chain::load_genesis_file(s.genesis_file);
+    if (!spec) return usage_error(spec.error().message);
+    if (core::chain::genesis_hash(*spec) != core::chain::genesis_hash(reader->genesis()))
+      return failure(s.file + ": the chain file belongs to genesis " +
+                     core::chain::genesis_hash(reader->genesis()).hex() + ", not to " + s.genesis_file);
+  }
+  auto store = ChainStore::open(options);
+  if (!store) return failure(store.error().message);
+  app::Progress progress("importing");
+  std::uint64_t imported = 0, known = 0, index = 0;
+  for (;;) {
+    auto next = reader->next();
+    if (!next) {
+      progress.finish();
+      return failure(next.error().message + " (" + std::to_string(imported) + " blocks imported before it)");
+    }
+    if (!*next) break;
+    ++index;
+    auto result = (*store)->accept_block(**next);
+    if (!result) {
+      progress.finish();
+      return failure(s.file + ": block " + std::to_string(index) + " (height " +
+                     std::to_string((*next)->header.height) + ", " + (*next)->hash().hex() + ") is invalid: " +
+                     result.error().message() + " (" + std::to_string(imported) + " blocks imported before it)");
+    }
+    if (result->status == core::store::AcceptStatus::AlreadyKnown)
+      ++known;
+    else
+      ++imported;
+    progress.update(index, 0);
+  }
+  progress.finish();
+  auto tip = (*store)->tip();
+  if (s.json)
+    app::print_json({{"file", s.file},
+                     {"imported", imported},
+                     {"already_known", known},
+                     {"height", tip.height},
+                     {"tip", tip.hash.hex()}});
+  else
+    std::cout << "imported " << imported << " blocks (" << known << " already known); tip " << tip.height << " "
+              << tip.hash.hex() << "\n";
+  return app::kOk;
+}
+
+int cmd_diff(const Settings& s) {
+  int code = 0;
+  auto a = open_read_only(app::store_path_of(core::util::expand_home(s.a)), code);
+  if (!a) return code;
+  auto b = open_read_only(app::store_path_of(core::util::expand_home(s.b)), code);
+  if (!b) return code;
+  if (a->genesis_hash() != b->genesis_hash())
+    return failure("the stores belong to different networks: " + a->genesis_hash().hex() + " ('" +
+                   a->genesis().network + "') vs " + b->genesis_hash().hex() + " ('" + b->genesis().network + "')");
+  // Main chains agree up to the fork point and differ after it: binary search.
+  std::uint64_t lo = 0, hi = std::min(a->tip().height, b->tip().height);
+  while (lo < hi) {
+    std::uint64_t mid = lo + (hi - lo + 1) / 2;
+    if (a->hash_at(mid) == b->hash_at(mid))
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  const auto fork_hash = *a->hash_at(lo);
+  const auto ta = a->tip(), tb = b->tip();
+  const bool same = ta == tb;
+  if (s.json) {
+    app::print_json({{"same", same},
+                     {"fork_height", lo},
+                     {"fork_hash", fork_hash.hex()},
+                     {"a", {{"height", ta.height}, {"tip", ta.hash.hex()}, {"only", ta.height - lo}}},
+                     {"b", {{"height", tb.height}, {"tip", tb.hash.hex()}, {"only", tb.height - lo}}}});
+    return app::kOk;
+  }
+  std::cout << (same ? "same tip" : "diverged") << "\n"
+            << "common      " << lo << " " << fork_hash.hex() << "\n"
+            << "A           " << ta.height << " " << ta.hash.hex() << " (" << (ta.height - lo)
+            << " blocks after the fork point)\n"
+            << "B           " << tb.height << " " << tb.hash.hex() << " (" << (tb.height - lo)
+            << " blocks after the fork point)\n";
+  return app::kOk;
+}
+
+}  // namespace
+
+int run_tchain(const Settings& s) {
+  core::crypto::init();
+  static const std::map<std::string, std::function<int(const Settings&)>> kCommands = {
+      {"info", cmd_info},     {"block", cmd_block},   {"headers", cmd_headers}, {"verify", cmd_verify},
+      {"export", cmd_export}, {"import", cmd_import}, {"diff", cmd_diff}};
+  auto it = kCommands.find(s.command);
+  if (it == kCommands.end()) return usage_error("unknown command '" + s.command + "'");
+  try {
+    return it->second(s);
+  } catch (const core::store::StoreFailure& e) {
+    return failure(e.what());
+  }
+}
+
+int tchain_main(int argc, char** argv) {
+  Settings s;
+  CLI::App cli{"tchain: inspect, verify, export, import and compare tnode chain stores", kTool};
+  app::add_version_flag(cli, kTool);
+  cli.require_subcommand(1);
+  cli.fallthrough();
+  cli.add_flag("--json", s.json, "Machine-readable output on stdout");
+  app::add_store_location(cli, s.store);
+
+  cli.add_subcommand("info", "Network, genesis, tip height, hash and time");
+  auto* block = cli.add_subcommand("block", "Show one block by height (main chain) or hash");
+  block->add_option("id", s.block_id, "Height or 64-hex block hash")->required();
+  auto* headers = cli.add_subcommand("headers", "List main-chain headers");
+  headers->add_option("--from", s.from, "First height")->capture_default_str();
+  headers->add_option("--count", s.count, "How many")->capture_default_str();
+  cli.add_subcommand("verify", "Check linkage, schedule, signatures and indexes; exit 1 naming the first bad block");
+  auto* exp = cli.add_subcommand("export", "Write the main chain to a chain file");
+  exp->add_option("file", s.file, "Chain file to write")->required();
+  exp->add_option("--from", s.from, "First height (default 1)");
+  auto* imp = cli.add_subcommand("import", "Validate and import a chain file, one atomic write per block");
+  imp->add_option("file", s.file, "Chain file to read")->required();
+  imp->add_option("--genesis", s.genesis_file, "Require the chain file to belong to this genesis.toml");
+  auto* diff = cli.add_subcommand("diff", "Fork point of two stores");
+  diff->add_option("a", s.a, "First data dir (or store dir)")->required();
+  diff->add_option("b", s.b, "Second data dir (or store dir)")->required();
+
+  if (auto code = app::parse_cli(cli, argc, argv)) return *code;
+  s.command = cli.get_subcommands().front()->get_name();
+  return run_tchain(s);
+}
+
+}  // namespace tchain

@@ -1,0 +1,3 @@
+#include "tgenesis/tgenesis.hpp"
+
+int main(int argc, char** argv) { return tgenesis::tgenesis_main(argc, argv); }

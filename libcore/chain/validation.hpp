@@ -1,0 +1,53 @@
+#pragma once
+// Block validity rules, each one testable on its own. The store checks that
+// the parent is known and supplies it; everything else is here.
+
+#include <string>
+
+#include "libcore/chain/block.hpp"
+#include "libcore/chain/schedule.hpp"
+
+namespace core::chain {
+
+enum class BlockFault {
+  Malformed,             // does not decode
+  BadVersion,            // unknown header version
+  UnknownParent,         // parent not in the store
+  BadHeight,             // height != parent.height + 1
+  SlotNotAfterParent,    // slot <= parent.slot
+  WrongProducer,         // producer is not the slot's scheduled masternode
+  TimestampOutsideSlot,  // timestamp not in [slot start, slot end)
+  FromTheFuture,         // timestamp > now + max_clock_drift
+  BadSignature,          // producer signature does not verify
+  BadTxRoot,             // transactions root does not match the body
+  BadCoinbase,           // first tx must be the only coinbase, paying the producer
+};
+
+// Stable lower-case name, as shown in logs, metrics and tool output.
+const char* to_string(BlockFault f);
+
+struct BlockError {
+  BlockFault fault;
+  std::string detail;
+  std::string message() const { return std::string(to_string(fault)) + ": " + detail; }
+};
+
+using BlockCheck = tl::expected<void, BlockError>;
+
+struct ValidationContext {
+  const Schedule& schedule;
+  util::UnixMillis now_ms;
+  std::int64_t max_clock_drift_ms = 2000;
+};
+
+// Header rules against its parent: version, height, slot order, producer,
+// timestamp window, clock drift, signature.
+BlockCheck check_header(const BlockHeader& h, const BlockHeader& parent, const ValidationContext& ctx);
+
+// Body rules: transactions root, coinbase.
+BlockCheck check_body(const Block& b);
+
+// Both.
+BlockCheck check_block(const Block& b, const BlockHeader& parent, const ValidationContext& ctx);
+
+}  // namespace core::chain

@@ -1,0 +1,339 @@
+#include "libcore/config/node_config.hpp"
+
+#include <functional>
+#include <limits>
+#include <set>
+
+#include "libcore/util/files.hpp"
+#include "libcore/util/toml_fields.hpp"
+
+namespace core::config {
+
+const char* to_string(Role r) { return r == Role::Masternode ? "masternode" : "regular"; }
+const char* to_string(LogFormat f) { return f == LogFormat::Json ? "json" : "text"; }
+
+std::filesystem::path NodeConfig::data_path() const { return util::resolve_path(data_dir, base_dir); }
+std::filesystem::path NodeConfig::key_path() const { return util::resolve_path(key_file, data_path()); }
+std::optional<std::filesystem::path> NodeConfig::genesis_path() const {
+  if (genesis_file.empty()) return std::nullopt;
+  return util::resolve_path(genesis_file, base_dir);
+}
+
+namespace {
+
+const std::set<std::string> kLogLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+
+// Reads the keys of one [section], remembering which were read so that
+// finish() can refuse the rest as unknown.
+class Section {
+ public:
+  Section(const toml::table* table, std::string source, std::string name)
+      : table_(table), source_(std::move(source)), name_(std::move(name)) {}
+
+  util::Result<void> string(const char* key, std::string& out) {
+    return with<std::string>(key, [&](const std::string& v) -> util::Result<void> {
+      out = v;
+      return {};
+    });
+  }
+  util::Result<void> boolean(const char* key, bool& out) {
+    return with<bool>(key, [&](bool v) -> util::Result<void> {
+      out = v;
+      return {};
+    });
+  }
+  template <typename Int>
+  util::Result<void> integer(const char* key, Int& out, std::int64_t min, std::int64_t max) {
+    return with<std::int64_t>(key, [&](std::int64_t v) -> util::Result<void> {
+      if (v < min || v > max)
+        return fail(key, std::to_string(v) + " is out of range " + std::to_string(min) + ".." + std::to_string(max));
+      out = static_cast<Int>(v);
+      return {};
+    });
+  }
+  util::Result<void> duration(const char* key, Millis& out) {
+    return with<std::string>(key, [&](const std::string& v) -> util::Result<void> {
+      auto d = util::parse_duration(v);
+      if (!d) return fail(key, d.error().message);
+      out = *d;
+      return {};
+    });
+  }
+  util::Result<void> size(const char* key, std::uint64_t& out) {
+    const toml::node* n = table_ ? table_->get(key) : nullptr;
+    if (n && n->is_integer()) return integer(key, out, 1, std::numeric_limits<std::int64_t>::max());
+    return with<std::string>(key, [&](const std::string& v) -> util::Result<void> {
+      auto s = util::parse_size(v);
+      if (!s) return fail(key, s.error().message);
+      out = *s;
+      return {};
+    });
+  }
+  util::Result<void> address(const char* key, util::HostPort& out) {
+    return with<std::string>(key, [&](const std::string& v) -> util::Result<void> {
+      auto a = util::parse_host_port(v);
+      if (!a) return fail(key, a.error().message);
+      out = *a;
+      return {};
+    });
+  }
+  util::Result<void> address_list(const char* key, std::vector<std::string>& out) {
+    read_.insert(key);
+    const toml::node* n = table_ ? table_->get(key) : nullptr;
+    if (!n) return {};
+    const toml::array* arr = n->as_array();
+    if (!arr) return fail(key, "must be an array of \"host:port\" strings, not " + util::type_name(*n));
+    out.clear();
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      auto s = (*arr)[i].value_exact<std::string>();
+      if (!s) return fail(key, "entry " + std::to_string(i) + " must be a \"host:port\" string");
+      if (auto a = util::parse_host_port(*s); !a)
+        return fail(key, "entry " + std::to_string(i) + ": " + a.error().message);
+      out.push_back(*s);
+    }
+    return {};
+  }
+  // Refuses any key of the section that no call above read.
+  util::Result<void> finish() const {
+    if (!table_) return {};
+    std::set<std::string> allowed(read_.begin(), read_.end());
+    return util::reject_unknown_keys(*table_, allowed, source_, name_ + ".");
+  }
+  util::Error error(const char* key, const std::string& why) const {
+    return util::Error{source_ + ": key '" + name_ + "." + key + "': " + why};
+  }
+
+ private:
+  tl::unexpected<util::Error> fail(const char* key, const std::string& why) const {
+    return tl::unexpected(error(key, why));
+  }
+  template <typename T, typename Fn>
+  util::Result<void> with(const char* key, Fn&& fn) {
+    read_.insert(key);
+    if (!table_) return {};
+    auto v = util::optional_field<T>(*table_, key, source_, name_ + ".");
+    if (!v) return tl::unexpected(v.error());
+    if (!*v) return {};
+    return fn(**v);
+  }
+
+  const toml::table* table_;
+  std::string source_;
+  std::string name_;
+  std::set<std::string> read_;
+};
+
+constexpr std::int64_t kMaxConnections = 100'000;
+constexpr std::int64_t kMaxAttempts = 1'000'000;
+
+}  // namespace
+
+util::Result<void> validate(const NodeConfig& c) {
+  auto bad = [](const std::string& key, const std::string& why) { return util::fail("key '" + key + "': " + why); };
+  const std::pair<const char*, Millis> positive[] = {{"network.check_interval", c.check_interval},
+                                                     {"network.handshake_timeout", c.handshake_timeout},
+                                                     {"network.ping_interval", c.ping_interval},
+                                                     {"network.idle_timeout", c.idle_timeout},
+                                                     {"network.stall_timeout", c.stall_timeout},
+                                                     {"reconnect.base_delay", c.base_delay},
+                                                     {"reconnect.max_delay", c.max_delay},
+                                                     {"reconnect.breaker_cooldown", c.breaker_cooldown},
+                                                     {"reconnect.parked_retry", c.parked_retry},
+                                                     {"peer_quality.ban_duration", c.ban_duration},
+                                                     {"peer_quality.score_half_life", c.score_half_life}};
+  for (const auto& [key, value] : positive)
+    if (value.count() <= 0) return bad(key, "must be greater than zero");
+  if (c.ping_interval >= c.idle_timeout)
+    return bad("network.ping_interval",
+               "must be shorter than network.idle_timeout (" + util::format_duration(c.idle_timeout) + ")");
+  if (c.base_delay > c.max_delay)
+    return bad("reconnect.base_delay",
+               "must not exceed reconnect.max_delay (" + util::format_duration(c.max_delay) + ")");
+  if (c.max_message_size < 1024) return bad("network.max_message_size", "must be at least 1KiB");
+  if (c.max_message_size > (256u << 20)) return bad("network.max_message_size", "must be at most 256MiB");
+  if (c.ban_threshold < -100 || c.ban_threshold >= 0)
+    return bad("peer_quality.ban_threshold", "must be in -100..-1 (scores range over -100..100)");
+  if (!kLogLevels.count(c.log_level))
+    return bad("log.level", "'" + c.log_level + "' is not one of trace, debug, info, warn, error, critical, off");
+  if (c.data_dir.empty()) return bad("node.data_dir", "must not be empty");
+  if (c.key_file.empty()) return bad("node.key_file", "must not be empty");
+  if (c.genesis_file.empty() && !c.genesis_hash)
+    return bad("genesis.file", "either genesis.file or genesis.hash must be set");
+  if (c.bootstrap_node && c.genesis_file.empty())
+    return bad("genesis.bootstrap_node", "a bootstrap node needs genesis.file (it serves genesis to others)");
+  if (!c.external_address.empty())
+    if (auto a = util::parse_host_port(c.external_address); !a)
+      return bad("network.external_address", a.error().message);
+  return {};
+}
+
+util::Result<NodeConfig> parse_node_config(std::string_view text, const std::string& source,
+                                           const std::filesystem::path& base_dir) {
+  auto parsed = util::parse_toml(text, source);
+  if (!parsed) return tl::unexpected(parsed.error());
+  const toml::table& root = *parsed;
+  NodeConfig c;
+  c.base_dir = base_dir;
+
+  static const std::set<std::string> kSections = {"node",  "network", "reconnect", "peer_quality",
+                                                  "chain", "genesis", "http",      "log"};
+  for (const auto& [key, value] : root) {
+    std::string k(key.str());
+    if (!kSections.count(k)) return util::fail(source + ": unknown key or section '" + k + "'");
+    if (!value.is_table()) return util::fail(source + ": '" + k + "' must be a [" + k + "] section");
+  }
+  auto section = [&](const char* name) { return Section(root[name].as_table(), source, name); };
+
+  Section node = section("node");
+  std::string role = to_string(c.role);
+  Section net = section("network");
+  Section rc = section("reconnect");
+  Section pq = section("peer_quality");
+  Section ch = section("chain");
+  Section gen = section("genesis");
+  std::string genesis_hash;
+  Section http = section("http");
+  Section log = section("log");
+  std::string log_format = to_string(c.log_format);
+
+  const util::Result<void> results[] = {
+      node.string("data_dir", c.data_dir),
+      node.string("key_file", c.key_file),
+      node.string("role", role),
+      node.finish(),
+      net.address("listen", c.listen),
+      net.string("external_address", c.external_address),
+      net.address_list("peers", c.peers),
+      net.integer("max_inbound", c.max_inbound, 0, kMaxConnections),
+      net.integer("max_outbound", c.max_outbound, 0, kMaxConnections),
+      net.integer("max_per_ip", c.max_per_ip, 1, kMaxConnections),
+      net.duration("check_interval", c.check_interval),
+      net.duration("handshake_timeout", c.handshake_timeout),
+      net.duration("ping_interval", c.ping_interval),
+      net.duration("idle_timeout", c.idle_timeout),
+      net.duration("stall_timeout", c.stall_timeout),
+      net.size("max_message_size", c.max_message_size),
+      net.finish(),
+      rc.duration("base_delay", c.base_delay),
+      rc.duration("max_delay", c.max_delay),
+      rc.integer("max_attempts", c.max_attempts, 1, kMaxAttempts),
+      rc.integer("max_attempts_discovered", c.max_attempts_discovered, 1, kMaxAttempts),
+      rc.integer("breaker_failures", c.breaker_failures, 1, kMaxAttempts),
+      rc.duration("breaker_cooldown", c.breaker_cooldown),
+      rc.duration("parked_retry", c.parked_retry),
+      rc.finish(),
+      pq.integer("ban_threshold", c.ban_threshold, -100, 100),
+      pq.duration("ban_duration", c.ban_duration),
+      pq.duration("score_half_life", c.score_half_life),
+      pq.finish(),
+      ch.duration("max_clock_drift", c.max_clock_drift),
+      ch.integer("max_reorg_depth", c.max_reorg_depth, 1, std::numeric_limits<std::int64_t>::max()),
+      ch.finish(),
+      gen.string("file", c.genesis_file),
+      gen.string("hash", genesis_hash),
+      gen.boolean("bootstrap_node", c.bootstrap_node),
+      gen.finish(),
+      http.address("listen", c.http_listen),
+      http.string("admin_token", c.admin_token),
+      http.finish(),
+      log.string("level", c.log_level),
+      log.string("format", log_format),
+      log.finish(),
+  };
+  for (const auto& r : results)
+    if (!r) return tl::unexpected(r.error());
+
+  if (role == "masternode")
+    c.role = Role::Masternode;
+  else if (role == "regular")
+    c.role = Role::Regular;
+  else
+    return tl::unexpected(node.error("role", "'" + role + "' is not one of regular, masternode"));
+  if (log_format == "json")
+    c.log_format = LogFormat::Json;
+  else if (log_format == "text")
+    c.log_format = LogFormat::Text;
+  else
+    return tl::unexpected(log.error("format", "'" + log_format + "' is not one of text, json"));
+  if (!genesis_hash.empty()) {
+    auto h = crypto::Hash32::from_hex(genesis_hash);
+    if (!h) return tl::unexpected(gen.error("hash", h.error().message));
+    c.genesis_hash = *h;
+    // A pinned hash alone means "fetch genesis from peers", unless a file is also named.
+    const toml::table* g = root["genesis"].as_table();
+    if (!g || !g->get("file")) c.genesis_file.clear();
+  }
+  if (auto v = validate(c); !v) return util::fail(source + ": " + v.error().message);
+  return c;
+}
+
+util::Result<NodeConfig> load_node_config(const std::filesystem::path& path) {
+  auto text = util::read_file(path, 1u << 20);
+  if (!text) return tl::unexpected(text.error());
+  auto dir = std::filesystem::absolute(path).parent_path();
+  return parse_node_config(*text, path.string(), dir);
+}
+
+namespace {
+std::string quote(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out + "\"";
+}
+std::string dur(Millis d) { return quote(util::format_duration(d)); }
+}  // namespace
+
+std::string to_toml(const NodeConfig& c) {
+  std::string peers = "[";
+  for (std::size_t i = 0; i < c.peers.size(); ++i) peers += (i ? ", " : "") + quote(c.peers[i]);
+  peers += "]";
+  std::string o;
+  o += "[node]\n";
+  o += "data_dir = " + quote(c.data_dir) + "\n";
+  o += "key_file = " + quote(c.key_file) + "\n";
+  o += "role = " + quote(to_string(c.role)) + "\n";
+  o += "\n[network]\n";
+  o += "listen = " + quote(c.listen.to_string()) + "\n";
+  o += "external_address = " + quote(c.external_address) + "\n";
+  o += "peers = " + peers + "\n";
+  o += "max_inbound = " + std::to_string(c.max_inbound) + "\n";
+  o += "max_outbound = " + std::to_string(c.max_outbound) + "\n";
+  o += "max_per_ip = " + std::to_string(c.max_per_ip) + "\n";
+  o += "check_interval = " + dur(c.check_interval) + "\n";
+  o += "handshake_timeout = " + dur(c.handshake_timeout) + "\n";
+  o += "ping_interval = " + dur(c.ping_interval) + "\n";
+  o += "idle_timeout = " + dur(c.idle_timeout) + "\n";
+  o += "stall_timeout = " + dur(c.stall_timeout) + "\n";
+  o += "max_message_size = " + std::to_string(c.max_message_size) + "\n";
+  o += "\n[reconnect]\n";
+  o += "base_delay = " + dur(c.base_delay) + "\n";
+  o += "max_delay = " + dur(c.max_delay) + "\n";
+  o += "max_attempts = " + std::to_string(c.max_attempts) + "\n";
+  o += "max_attempts_discovered = " + std::to_string(c.max_attempts_discovered) + "\n";
+  o += "breaker_failures = " + std::to_string(c.breaker_failures) + "\n";
+  o += "breaker_cooldown = " + dur(c.breaker_cooldown) + "\n";
+  o += "parked_retry = " + dur(c.parked_retry) + "\n";
+  o += "\n[peer_quality]\n";
+  o += "ban_threshold = " + std::to_string(c.ban_threshold) + "\n";
+  o += "ban_duration = " + dur(c.ban_duration) + "\n";
+  o += "score_half_life = " + dur(c.score_half_life) + "\n";
+  o += "\n[chain]\n";
+  o += "max_clock_drift = " + dur(c.max_clock_drift) + "\n";
+  o += "max_reorg_depth = " + std::to_string(c.max_reorg_depth) + "\n";
+  o += "\n[genesis]\n";
+  o += "file = " + quote(c.genesis_file) + "\n";
+  o += "hash = " + quote(c.genesis_hash ? c.genesis_hash->hex() : "") + "\n";
+  o += std::string("bootstrap_node = ") + (c.bootstrap_node ? "true" : "false") + "\n";
+  o += "\n[http]\n";
+  o += "listen = " + quote(c.http_listen.to_string()) + "\n";
+  o += "admin_token = " + quote(c.admin_token) + "\n";
+  o += "\n[log]\n";
+  o += "level = " + quote(c.log_level) + "\n";
+  o += "format = " + quote(to_string(c.log_format)) + "\n";
+  return o;
+}
+
+}  // namespace core::config

@@ -1,0 +1,105 @@
+#pragma once
+// tnode.toml: every setting of the daemon with its default (DESIGN.md
+// section 9, documented in tnode.toml(5)). Parsing is strict: unknown keys,
+// bad durations, sizes and addresses are refused with the file, the key and
+// what is wrong. Relative paths are resolved against the directory of the
+// config file; "~" is the user's home.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libcore/crypto/types.hpp"
+#include "libcore/util/address.hpp"
+#include "libcore/util/error.hpp"
+#include "libcore/util/units.hpp"
+
+namespace core::config {
+
+using std::chrono::hours;
+using std::chrono::minutes;
+using std::chrono::seconds;
+using util::Millis;
+
+enum class Role { Regular, Masternode };
+enum class LogFormat { Text, Json };
+const char* to_string(Role r);
+const char* to_string(LogFormat f);
+
+struct NodeConfig {
+  // [node]
+  std::string data_dir = "~/.local/share/tnode";
+  std::string key_file = "node.key";  // relative to data_dir
+  Role role = Role::Regular;
+
+  // [network]
+  util::HostPort listen{"0.0.0.0", 24100};
+  std::string external_address;
+  std::vector<std::string> peers;
+  std::uint32_t max_inbound = 64;
+  std::uint32_t max_outbound = 8;
+  std::uint32_t max_per_ip = 8;
+  Millis check_interval = minutes(2);
+  Millis handshake_timeout = seconds(10);
+  Millis ping_interval = seconds(30);
+  Millis idle_timeout = seconds(90);
+  Millis stall_timeout = seconds(2);
+  std::uint64_t max_message_size = 4u << 20;
+
+  // [reconnect]
+  Millis base_delay = seconds(5);
+  Millis max_delay = minutes(10);
+  std::uint32_t max_attempts = 10;
+  std::uint32_t max_attempts_discovered = 3;
+  std::uint32_t breaker_failures = 5;
+  Millis breaker_cooldown = minutes(1);
+  Millis parked_retry = hours(1);
+
+  // [peer_quality]
+  std::int32_t ban_threshold = -50;
+  Millis ban_duration = hours(24);
+  Millis score_half_life = minutes(10);
+
+  // [chain]
+  Millis max_clock_drift = seconds(2);
+  std::uint64_t max_reorg_depth = 1000;
+
+  // [genesis]
+  std::string genesis_file = "genesis.toml";  // empty when only a hash is pinned
+  std::optional<crypto::Hash32> genesis_hash;
+  bool bootstrap_node = false;
+
+  // [http]
+  util::HostPort http_listen{"127.0.0.1", 24101};
+  std::string admin_token;
+
+  // [log]
+  std::string log_level = "info";
+  LogFormat log_format = LogFormat::Text;
+
+  // Resolved locations (set by load_node_config / resolve_paths).
+  std::filesystem::path data_path() const;
+  std::filesystem::path key_path() const;
+  std::filesystem::path chain_path() const { return data_path() / "chain"; }
+  std::optional<std::filesystem::path> genesis_path() const;
+
+  // The directory relative paths are resolved against (the config file's).
+  std::filesystem::path base_dir = ".";
+};
+
+// Cross-field rules (ranges, ping < idle, base <= max delay, genesis file or
+// hash...). The message names the key.
+util::Result<void> validate(const NodeConfig& c);
+
+// Parses config text; `source` names the file in every error and `base_dir`
+// anchors relative paths.
+util::Result<NodeConfig> parse_node_config(std::string_view text, const std::string& source,
+                                           const std::filesystem::path& base_dir);
+util::Result<NodeConfig> load_node_config(const std::filesystem::path& path);
+
+// Renders every key (defaults included) as tnode.toml; parses back to `c`.
+std::string to_toml(const NodeConfig& c);
+
+}  // namespace core::config

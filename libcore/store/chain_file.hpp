@@ -1,0 +1,60 @@
+#pragma once
+// Chain files (tchain export / import): a self-contained copy of a chain.
+//   "TNCHAIN1" | u32 len | genesis spec (canonical encoding)
+//   { u32 len | block }*                        blocks in height order
+//   u32 0xFFFFFFFF | u64 block count            end marker
+// A file without its end marker is reported as truncated; the blocks before
+// the cut are still readable.
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "libcore/chain/block.hpp"
+#include "libcore/chain/genesis.hpp"
+
+namespace core::store {
+
+inline constexpr std::size_t kMaxChainFileBlock = 16u << 20;
+
+class ChainFileWriter {
+ public:
+  // Creates (truncates) `path` and writes the header.
+  static util::Result<ChainFileWriter> create(const std::filesystem::path& path, const chain::GenesisSpec& genesis);
+  util::Result<void> append(const chain::Block& block);
+  // Writes the end marker, flushes and closes.
+  util::Result<void> finish();
+
+ private:
+  struct Closer {
+    void operator()(std::FILE* f) const {
+      if (f) std::fclose(f);
+    }
+  };
+  std::unique_ptr<std::FILE, Closer> file_;
+  std::filesystem::path path_;
+  std::uint64_t count_ = 0;
+};
+
+class ChainFileReader {
+ public:
+  static util::Result<ChainFileReader> open(const std::filesystem::path& path);
+  const chain::GenesisSpec& genesis() const { return genesis_; }
+  // The next block, nullopt at a clean end, or an error naming the record.
+  util::Result<std::optional<chain::Block>> next();
+
+ private:
+  struct Closer {
+    void operator()(std::FILE* f) const {
+      if (f) std::fclose(f);
+    }
+  };
+  std::unique_ptr<std::FILE, Closer> file_;
+  std::filesystem::path path_;
+  chain::GenesisSpec genesis_;
+  std::uint64_t index_ = 0;
+};
+
+}  // namespace core::store

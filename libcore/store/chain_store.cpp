@@ -1,0 +1,352 @@
+#include "libcore/store/chain_store.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <unistd.h>
+#include <cstdlib>
+#include <vector>
+
+#include "libcore/util/time.hpp"
+
+namespace core::store {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kColumnNames[] = {"blocks", "headers", "main", "meta", "peers", "bans"};
+constexpr std::size_t kColumnCount = std::size(kColumnNames);
+
+constexpr std::string_view kMetaSchema = "schema";
+constexpr std::string_view kMetaGenesisHash = "genesis_hash";
+constexpr std::string_view kMetaGenesisSpec = "genesis_spec";
+constexpr std::string_view kMetaTip = "tip";
+
+rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
+rocksdb::Slice slice(std::span<const std::uint8_t> s) { return {reinterpret_cast<const char*>(s.data()), s.size()}; }
+std::string_view view(const crypto::Hash32& h) { return {reinterpret_cast<const char*>(h.data()), h.kSize}; }
+std::span<const std::uint8_t> bytes_of(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+void check(const rocksdb::Status& s, const std::string& what) {
+  if (!s.ok()) throw StoreFailure("chain store: " + what + ": " + s.ToString());
+}
+
+std::string encode_u32(std::uint32_t v) {
+  std::string out(4, '\0');
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(v >> (8 * i));
+  return out;
+}
+
+}  // namespace
+
+const char* to_string(AcceptStatus s) {
+  switch (s) {
+    case AcceptStatus::Extended:
+      return "extended";
+    case AcceptStatus::Reorganized:
+      return "reorganized";
+    case AcceptStatus::SideBranch:
+      return "side_branch";
+    case AcceptStatus::ReorgTooDeep:
+      return "reorg_too_deep";
+    case AcceptStatus::AlreadyKnown:
+      return "already_known";
+  }
+  return "unknown";
+}
+
+const char* to_string(Column c) { return kColumnNames[static_cast<std::size_t>(c)]; }
+
+std::string height_key(std::uint64_t height) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[7 - i] = static_cast<char>(height >> (8 * i));
+  return out;
+}
+
+std::optional<std::uint64_t> parse_height_key(std::string_view key) {
+  if (key.size() != 8) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : key) v = v << 8 | static_cast<std::uint8_t>(c);
+  return v;
+}
+
+struct ChainStore::Impl {
+  fs::path path;
+  fs::path secondary_path;  // ReadOnly: RocksDB secondary's own directory
+  bool read_only = false;
+  bool sync_writes = false;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> columns;
+  chain::GenesisSpec genesis;
+  crypto::Hash32 genesis_hash;
+  std::optional<chain::Schedule> schedule;
+  chain::TipRef tip;
+
+  ~Impl() {
+    for (auto* h : columns)
+      if (db && h) db->DestroyColumnFamilyHandle(h);
+    columns.clear();
+    if (db) db->Close();
+    db.reset();
+    if (!secondary_path.empty()) {
+      std::error_code ec;
+      fs::remove_all(secondary_path, ec);
+    }
+  }
+
+  rocksdb::ColumnFamilyHandle* cf(Column c) const { return columns[static_cast<std::size_t>(c)]; }
+
+  std::optional<std::string> get(Column c, std::string_view key) const {
+    std::string value;
+    auto s = db->Get(rocksdb::ReadOptions(), cf(c), slice(key), &value);
+    if (s.IsNotFound()) return std::nullopt;
+    check(s, std::string("read ") + to_string(c));
+    return value;
+  }
+
+  void write(rocksdb::WriteBatch& batch) {
+    rocksdb::WriteOptions wo;
+    wo.sync = sync_writes;
+    check(db->Write(wo, &batch), "write batch");
+  }
+
+  std::optional<chain::BlockHeader> header(const crypto::Hash32& hash) const {
+    auto raw = get(Column::Headers, view(hash));
+    if (!raw) return std::nullopt;
+    auto h = chain::decode_header(bytes_of(*raw));
+    if (!h) throw StoreFailure("chain store: header " + hash.hex() + " is corrupt: " + h.error().message);
+    return *h;
+  }
+
+  void load_tip() {
+    auto raw = get(Column::Meta, kMetaTip);
+    if (!raw || raw->size() != 32) throw StoreFailure("chain store: tip record missing or corrupt");
+    auto hash = crypto::Hash32::from_span(bytes_of(*raw));
+    auto h = header(hash);
+    if (!h) throw StoreFailure("chain store: tip " + hash.hex() + " has no header");
+    tip = {h->height, hash};
+  }
+};
+
+ChainStore::ChainStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ChainStore::~ChainStore() = default;
+
+util::Result<std::unique_ptr<ChainStore>> ChainStore::open(const OpenOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = options.path;
+  impl->read_only = options.mode == OpenMode::ReadOnly;
+  impl->sync_writes = options.sync_writes;
+  const std::string where = options.path.string();
+
+  std::error_code ec;
+  bool exists = fs::exists(options.path / "CURRENT", ec);
+  if (!exists && (impl->read_only || !options.create_if_missing)) return util::fail("no chain store at " + where);
+  if (!exists && !options.genesis)
+    return util::fail("no chain store at " + where + " and no genesis to create one from");
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = !impl->read_only;
+  db_options.create_missing_column_families = !impl->read_only;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.keep_log_file_num = 2;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  for (const char* name : kColumnNames) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw_db = nullptr;
+  rocksdb::Status s;
+  if (impl->read_only) {
+    // A secondary instance follows a running writer safely (a plain
+    // read-only open can see files vanish under compaction).
+    char tmpl[] = "/tmp/tchain-secondary-XXXXXX";
+    if (!::mkdtemp(tmpl)) return util::fail("cannot create a temporary directory for reading " + where);
+    impl->secondary_path = tmpl;
+    db_options.max_open_files = -1;
+    s = rocksdb::DB::OpenAsSecondary(db_options, where, impl->secondary_path.string(), descriptors, &handles, &raw_db);
+  } else {
+    fs::create_directories(options.path, ec);
+    if (ec) return util::fail("cannot create chain store directory " + where + ": " + ec.message());
+    s = rocksdb::DB::Open(db_options, where, descriptors, &handles, &raw_db);
+  }
+  if (!s.ok()) {
+    std::string text = s.ToString();
+    if (text.find("lock") != std::string::npos || text.find("LOCK") != std::string::npos)
+      return util::fail("chain store " + where +
+                        " is in use by another process (a running tnode, or tchain import?); "
+                        "stop it first, or use a read-only command");
+    if (text.find("Invalid column family") != std::string::npos ||
+        text.find("Column families not opened") != std::string::npos ||
+        text.find("Column family not found") != std::string::npos)
+      return util::fail(where + " is not a tnode chain store (" + text + ")");
+    return util::fail("cannot open chain store " + where + ": " + text);
+  }
+  impl->db.reset(raw_db);
+  // handles[0] is the default family; keep ours in Column order.
+  impl->db->DestroyColumnFamilyHandle(handles[0]);
+  impl->columns.assign(handles.begin() + 1, handles.end());
+
+  try {
+    auto schema = impl->get(Column::Meta, kMetaSchema);
+    if (!schema) {
+      if (impl->read_only) return util::fail(where + " is an empty or unfinished chain store");
+      if (!options.genesis) return util::fail(where + " holds no chain and no genesis was given");
+      // Initialise: genesis block, main[0], tip, schema: one batch.
+      const auto& spec = *options.genesis;
+      auto gblock = chain::genesis_block(spec);
+      auto ghash = gblock.hash();
+      rocksdb::WriteBatch batch;
+      batch.Put(impl->cf(Column::Blocks), slice(view(ghash)), slice(chain::encode(gblock)));
+      batch.Put(impl->cf(Column::Headers), slice(view(ghash)), slice(chain::encode(gblock.header)));
+      batch.Put(impl->cf(Column::Main), slice(height_key(0)), slice(view(ghash)));
+      batch.Put(impl->cf(Column::Meta), slice(kMetaGenesisSpec), slice(chain::encode(spec)));
+      batch.Put(impl->cf(Column::Meta), slice(kMetaGenesisHash), slice(view(ghash)));
+      batch.Put(impl->cf(Column::Meta), slice(kMetaTip), slice(view(ghash)));
+      // Written last in the same batch: its presence means "initialised".
+      batch.Put(impl->cf(Column::Meta), slice(kMetaSchema), slice(encode_u32(kSchemaVersion)));
+      impl->write(batch);
+      schema = encode_u32(kSchemaVersion);
+    }
+    if (schema->size() != 4) return util::fail(where + ": schema record is corrupt");
+    std::uint32_t version = 0;
+    for (int i = 0; i < 4; ++i)
+      version |= static_cast<std::uint32_t>(static_cast<std::uint8_t>((*schema)[i])) << (8 * i);
+    if (version != kSchemaVersion)
+      return util::fail("chain store " + where + " has schema version " + std::to_string(version) +
+                        ", this build reads version " + std::to_string(kSchemaVersion));
+
+    auto spec_raw = impl->get(Column::Meta, kMetaGenesisSpec);
+    if (!spec_raw) return util::fail(where + ": genesis record is missing");
+    auto spec = chain::decode_genesis(bytes_of(*spec_raw));
+    if (!spec) return util::fail(where + ": " + spec.error().message);
+    impl->genesis = *spec;
+    impl->genesis_hash = chain::genesis_hash(impl->genesis);
+    auto stored_hash = impl->get(Column::Meta, kMetaGenesisHash);
+    if (!stored_hash || *stored_hash != view(impl->genesis_hash))
+      return util::fail(where + ": genesis record does not match its hash (store corrupt)");
+    if (options.genesis && chain::genesis_hash(*options.genesis) != impl->genesis_hash)
+      return util::fail("chain store " + where + " belongs to network '" + impl->genesis.network + "' with genesis " +
+                        impl->genesis_hash.hex() + ", but the configured genesis (network '" +
+                        options.genesis->network + "') is " + chain::genesis_hash(*options.genesis).hex() +
+                        "; use another data_dir or the matching genesis");
+    impl->schedule.emplace(impl->genesis);
+    impl->load_tip();
+  } catch (const StoreFailure& e) {
+    return util::fail(e.what());
+  }
+  return std::unique_ptr<ChainStore>(new ChainStore(std::move(impl)));
+}
+
+const fs::path& ChainStore::path() const { return impl_->path; }
+bool ChainStore::read_only() const { return impl_->read_only; }
+const chain::GenesisSpec& ChainStore::genesis() const { return impl_->genesis; }
+const crypto::Hash32& ChainStore::genesis_hash() const { return impl_->genesis_hash; }
+const chain::Schedule& ChainStore::schedule() const { return *impl_->schedule; }
+chain::TipRef ChainStore::tip() const { return impl_->tip; }
+
+std::optional<chain::BlockHeader> ChainStore::header(const crypto::Hash32& hash) const { return impl_->header(hash); }
+
+std::optional<chain::Block> ChainStore::block(const crypto::Hash32& hash) const {
+  auto raw = impl_->get(Column::Blocks, view(hash));
+  if (!raw) return std::nullopt;
+  auto b = chain::decode_block(bytes_of(*raw));
+  if (!b) throw StoreFailure("chain store: block " + hash.hex() + " is corrupt: " + b.error().message);
+  return *b;
+}
+
+std::optional<crypto::Hash32> ChainStore::hash_at(std::uint64_t height) const {
+  if (height > impl_->tip.height) return std::nullopt;
+  auto raw = impl_->get(Column::Main, height_key(height));
+  if (!raw) return std::nullopt;
+  if (raw->size() != 32) throw StoreFailure("chain store: main index at " + std::to_string(height) + " is corrupt");
+  return crypto::Hash32::from_span(bytes_of(*raw));
+}
+
+bool ChainStore::has_block(const crypto::Hash32& hash) const {
+  return impl_->get(Column::Blocks, view(hash)).has_value();
+}
+
+tl::expected<AcceptResult, chain::BlockError> ChainStore::accept_block(const chain::Block& block,
+                                                                       const AcceptOptions& options) {
+  if (impl_->read_only) throw StoreFailure("chain store: accept_block on a read-only store");
+  auto& im = *impl_;
+  const auto hash = block.hash();
+  if (has_block(hash)) return AcceptResult{AcceptStatus::AlreadyKnown, im.tip, 0};
+  auto parent = im.header(block.header.parent);
+  if (!parent)
+    return tl::unexpected(chain::BlockError{chain::BlockFault::UnknownParent,
+                                            "parent " + block.header.parent.short_hex() + " is not known"});
+  chain::ValidationContext ctx{*im.schedule, options.now_ms ? options.now_ms : util::now_ms(),
+                               options.max_clock_drift_ms};
+  if (auto r = chain::check_block(block, *parent, ctx); !r) return tl::unexpected(r.error());
+
+  rocksdb::WriteBatch batch;
+  batch.Put(im.cf(Column::Blocks), slice(view(hash)), slice(chain::encode(block)));
+  batch.Put(im.cf(Column::Headers), slice(view(hash)), slice(chain::encode(block.header)));
+
+  chain::TipRef candidate{block.header.height, hash};
+  AcceptResult result{AcceptStatus::SideBranch, im.tip, 0};
+  if (chain::is_better_tip(candidate, im.tip)) {
+    // Walk back from the new block to the first ancestor on the main chain.
+    std::vector<std::pair<std::uint64_t, crypto::Hash32>> branch{{block.header.height, hash}};
+    crypto::Hash32 cursor = block.header.parent;
+    std::uint64_t height = block.header.height - 1;
+    for (;;) {
+      auto on_main = hash_at(height);
+      if (on_main && *on_main == cursor) break;
+      auto h = im.header(cursor);
+      if (!h) throw StoreFailure("chain store: ancestor " + cursor.hex() + " missing");
+      branch.emplace_back(height, cursor);
+      cursor = h->parent;
+      --height;  // genesis is on every branch, so this stops at 0 at the latest
+    }
+    const std::uint64_t fork_height = height;
+    const std::uint64_t depth = im.tip.height - fork_height;
+    if (depth > options.max_reorg_depth) {
+      result.status = AcceptStatus::ReorgTooDeep;
+      result.reorg_depth = depth;
+    } else {
+      for (const auto& [h, bh] : branch) batch.Put(im.cf(Column::Main), slice(height_key(h)), slice(view(bh)));
+      for (std::uint64_t h = candidate.height + 1; h <= im.tip.height; ++h)
+        batch.Delete(im.cf(Column::Main), slice(height_key(h)));
+      batch.Put(im.cf(Column::Meta), slice(kMetaTip), slice(view(hash)));
+      result.status = depth == 0 ? AcceptStatus::Extended : AcceptStatus::Reorganized;
+      result.reorg_depth = depth;
+      result.tip = candidate;
+    }
+  }
+  im.write(batch);
+  im.tip = result.tip;
+  return result;
+}
+
+void ChainStore::refresh() {
+  if (!impl_->read_only) return;
+  check(impl_->db->TryCatchUpWithPrimary(), "catch up with the writer");
+  impl_->load_tip();
+}
+
+std::optional<std::string> ChainStore::get_raw(Column c, std::string_view key) const { return impl_->get(c, key); }
+
+void ChainStore::for_each_raw(Column c, const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->cf(c)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto k = it->key();
+    auto v = it->value();
+    if (!fn({k.data(), k.size()}, {v.data(), v.size()})) break;
+  }
+  check(it->status(), std::string("iterate ") + to_string(c));
+}
+
+void ChainStore::put_raw(Column c, std::string_view key, std::string_view value) {
+  if (impl_->read_only) throw StoreFailure("chain store: put_raw on a read-only store");
+  rocksdb::WriteBatch batch;
+  batch.Put(impl_->cf(c), slice(key), slice(value));
+  impl_->write(batch);
+}
+
+}  // namespace core::store
