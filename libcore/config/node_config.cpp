@@ -1,5 +1,6 @@
 #include "libcore/config/node_config.hpp"
 
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <set>
@@ -275,11 +276,30 @@ util::Result<NodeConfig> load_node_config(const std::filesystem::path& path) {
 }
 
 namespace {
+// A TOML basic string in plain ASCII: control and non-ASCII characters are
+// written as \uXXXX / \UXXXXXXXX escapes (the values are valid UTF-8: toml++
+// decoded them).
 std::string quote(const std::string& s) {
   std::string out = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') out += '\\';
-    out += ch;
+  char buf[16];
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7F) {
+      std::snprintf(buf, sizeof buf, "\\u%04X", c);
+      out += buf;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else {
+      const std::size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+      std::uint32_t cp = c & (len == 4 ? 0x07 : len == 3 ? 0x0F : 0x1F);
+      for (std::size_t k = 1; k < len && i + k < s.size(); ++k) cp = cp << 6 | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+      i += len - 1;
+      std::snprintf(buf, sizeof buf, "\\U%08X", cp);
+      out += buf;
+    }
   }
   return out + "\"";
 }

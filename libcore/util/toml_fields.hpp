@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <toml++/toml.h>
 
@@ -13,8 +14,26 @@
 
 namespace core::util {
 
+// toml++ 3.3 reaches TOML_UNREACHABLE (undefined behaviour) when it tests
+// some non-ASCII code points (e.g. U+00A1..U+0499) for whitespace, which it
+// does even inside strings while reporting an error (found by
+// fuzz_genesis_toml). Genesis and config files are therefore ASCII-only; the
+// first other byte is refused here, before toml++ sees it. Returns its 1-based
+// line and column, or {0, 0}.
+inline std::pair<std::size_t, std::size_t> find_non_ascii(std::string_view text) {
+  std::size_t line = 1, line_start = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (static_cast<unsigned char>(text[i]) >= 0x80) return {line, i - line_start + 1};
+    if (text[i] == '\n') ++line, line_start = i + 1;
+  }
+  return {0, 0};
+}
+
 // Parses TOML text; a syntax error names source:line:column.
 inline Result<toml::table> parse_toml(std::string_view text, const std::string& source) {
+  if (auto [line, col] = find_non_ascii(text); line != 0)
+    return fail(source + ":" + std::to_string(line) + ":" + std::to_string(col) +
+                ": non-ASCII character; genesis and config files must be plain ASCII");
   try {
     return toml::parse(text, source);
   } catch (const toml::parse_error& e) {

@@ -22,8 +22,8 @@ Result<Millis> parse_duration(std::string_view text) {
                   " (e.g. '10s', '2m', '500ms')");
     std::int64_t value = 0;
     while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+      if (value > (kMaxMillis - (text[i] - '0')) / 10) return fail("duration " + quoted(text) + " is too large");
       value = value * 10 + (text[i] - '0');
-      if (value > kMaxMillis) return fail("duration " + quoted(text) + " is too large");
       ++i;
     }
     std::size_t unit_start = i;
@@ -53,14 +53,12 @@ Result<Millis> parse_duration(std::string_view text) {
 }
 
 std::string format_duration(Millis d) {
-  std::int64_t ms = d.count();
-  if (ms == 0) return "0s";
-  std::string out;
-  if (ms < 0) {
-    out = "-";
-    ms = -ms;
-  }
-  static constexpr std::pair<std::int64_t, const char*> kUnits[] = {
+  const std::int64_t raw = d.count();
+  if (raw == 0) return "0s";
+  std::string out = raw < 0 ? "-" : "";
+  // Magnitude in unsigned arithmetic: -INT64_MIN does not fit in int64.
+  std::uint64_t ms = raw < 0 ? 0 - static_cast<std::uint64_t>(raw) : static_cast<std::uint64_t>(raw);
+  static constexpr std::pair<std::uint64_t, const char*> kUnits[] = {
       {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}, {1, "ms"}};
   for (auto [scale, name] : kUnits) {
     if (ms >= scale) {
@@ -76,8 +74,11 @@ Result<std::uint64_t> parse_size(std::string_view text) {
   std::size_t i = 0;
   std::uint64_t value = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-    if (value > std::numeric_limits<std::uint64_t>::max() / 10) return fail("size " + quoted(text) + " is too large");
-    value = value * 10 + static_cast<std::uint64_t>(text[i] - '0');
+    const auto digit = static_cast<std::uint64_t>(text[i] - '0');
+    // Checked before the step: "18446744073709551616" must not wrap to 0.
+    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10)
+      return fail("size " + quoted(text) + " is too large");
+    value = value * 10 + digit;
     ++i;
   }
   if (i == 0) return fail("bad size " + quoted(text) + ": expected a number first");
