@@ -29,6 +29,19 @@ std::optional<int> parse_cli(CLI::App& app, int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::RequiredError& e) {
+    // CLI11 checks "a subcommand is required" before it reports unexpected
+    // words, so a mistyped command would be reported as a missing one.
+    if (app.get_subcommands().empty() && !app.remaining().empty()) {
+      const std::string word = app.remaining().front();
+      report_error(app.get_name(),
+                   (word.rfind('-', 0) == 0 ? "unknown option '" : "unknown command '") + word +
+                       "' (run with --help for the list)",
+                   kUsage);
+      return kUsage;
+    }
+    app.exit(e);
+    return kUsage;
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return kUsage;

@@ -300,13 +300,18 @@ int cmd_diff(const Settings& s) {
   const bool same = ta == tb;
   if (s.json) {
     app::print_json({{"same", same},
+                     {"diverged", lo < ta.height && lo < tb.height},
                      {"fork_height", lo},
                      {"fork_hash", fork_hash.hex()},
                      {"a", {{"height", ta.height}, {"tip", ta.hash.hex()}, {"only", ta.height - lo}}},
                      {"b", {{"height", tb.height}, {"tip", tb.hash.hex()}, {"only", tb.height - lo}}}});
     return app::kOk;
   }
-  std::cout << (same ? "same tip" : "diverged") << "\n"
+  const char* verdict = same                ? "same tip"
+                        : lo == tb.height    ? "B is a prefix of A (A is ahead)"
+                        : lo == ta.height    ? "A is a prefix of B (B is ahead)"
+                                             : "diverged";
+  std::cout << verdict << "\n"
             << "common      " << lo << " " << fork_hash.hex() << "\n"
             << "A           " << ta.height << " " << ta.hash.hex() << " (" << (ta.height - lo)
             << " blocks after the fork point)\n"

@@ -193,9 +193,13 @@ int cmd_testnet(const Settings& s) {
       return failure((dir / "genesis.toml").string() +
                      " already exists: a testnet is already there (use --force to replace it, "
                      "keys and chain data included)");
-    for (const auto& entry : fs::directory_iterator(dir, ec))
-      if (entry.is_directory() && entry.path().filename().string().rfind("node", 0) == 0)
-        fs::remove_all(entry.path(), ec);
+    // Only what testnet itself made: node<N> directories.
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      const bool node_dir = name.size() > 4 && name.rfind("node", 0) == 0 &&
+                            name.find_first_not_of("0123456789", 4) == std::string::npos;
+      if (entry.is_directory() && node_dir) fs::remove_all(entry.path(), ec);
+    }
     fs::remove(dir / "genesis.toml", ec);
   }
 
