@@ -63,7 +63,9 @@ util::Result<void> validate(const GenesisSpec& spec) {
     const auto& a = spec.allocations[i];
     std::string field = "allocations[" + std::to_string(i) + "]";
     if (a.amount == 0) return util::fail(field + ".amount: must be positive");
-    if (a.amount > UINT64_MAX - total) return util::fail(field + ".amount: total supply overflows");
+    // TOML integers are signed 64-bit: larger amounts could not be written back.
+    if (a.amount > kMaxSupply - total)
+      return util::fail(field + ".amount: total supply exceeds " + std::to_string(kMaxSupply));
     total += a.amount;
   }
   return {};

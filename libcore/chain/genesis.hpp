@@ -44,6 +44,7 @@ inline constexpr std::size_t kMaxMasternodes = 1024;
 inline constexpr std::size_t kMaxAllocations = 100'000;
 inline constexpr std::size_t kMaxMasternodeName = 64;
 inline constexpr std::size_t kMaxAddress = 255;
+inline constexpr std::uint64_t kMaxSupply = INT64_MAX;  // total of all allocations
 inline constexpr std::int64_t kMinBlockTimeMs = 100;
 inline constexpr std::int64_t kMaxBlockTimeMs = 3'600'000;
 

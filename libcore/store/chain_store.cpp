@@ -135,22 +135,21 @@ struct ChainStore::Impl {
 ChainStore::ChainStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ChainStore::~ChainStore() = default;
 
-util::Result<std::unique_ptr<ChainStore>> ChainStore::open(const OpenOptions& options) {
-  auto impl = std::make_unique<Impl>();
-  impl->path = options.path;
-  impl->read_only = options.mode == OpenMode::ReadOnly;
-  impl->sync_writes = options.sync_writes;
-  const std::string where = options.path.string();
+namespace {
 
-  std::error_code ec;
-  bool exists = fs::exists(options.path / "CURRENT", ec);
-  if (!exists && (impl->read_only || !options.create_if_missing)) return util::fail("no chain store at " + where);
-  if (!exists && !options.genesis)
-    return util::fail("no chain store at " + where + " and no genesis to create one from");
+// Opens the RocksDB database at `path` with all column families. `create`:
+// create it (and its families) when missing.
+util::Result<std::unique_ptr<ChainStore::Impl>> open_db(const fs::path& path, bool read_only, bool create,
+                                                        bool sync_writes) {
+  auto impl = std::make_unique<ChainStore::Impl>();
+  impl->path = path;
+  impl->read_only = read_only;
+  impl->sync_writes = sync_writes;
+  const std::string where = path.string();
 
   rocksdb::DBOptions db_options;
-  db_options.create_if_missing = !impl->read_only;
-  db_options.create_missing_column_families = !impl->read_only;
+  db_options.create_if_missing = create;
+  db_options.create_missing_column_families = create;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 2;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -160,7 +159,7 @@ util::Result<std::unique_ptr<ChainStore>> ChainStore::open(const OpenOptions& op
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw_db = nullptr;
   rocksdb::Status s;
-  if (impl->read_only) {
+  if (read_only) {
     // A secondary instance follows a running writer safely (a plain
     // read-only open can see files vanish under compaction).
     char tmpl[] = "/tmp/tchain-secondary-XXXXXX";
@@ -169,8 +168,6 @@ util::Result<std::unique_ptr<ChainStore>> ChainStore::open(const OpenOptions& op
     db_options.max_open_files = -1;
     s = rocksdb::DB::OpenAsSecondary(db_options, where, impl->secondary_path.string(), descriptors, &handles, &raw_db);
   } else {
-    fs::create_directories(options.path, ec);
-    if (ec) return util::fail("cannot create chain store directory " + where + ": " + ec.message());
     s = rocksdb::DB::Open(db_options, where, descriptors, &handles, &raw_db);
   }
   if (!s.ok()) {
@@ -189,28 +186,73 @@ util::Result<std::unique_ptr<ChainStore>> ChainStore::open(const OpenOptions& op
   // handles[0] is the default family; keep ours in Column order.
   impl->db->DestroyColumnFamilyHandle(handles[0]);
   impl->columns.assign(handles.begin() + 1, handles.end());
+  return impl;
+}
+
+// Writes genesis block, main[0], tip and schema in one batch.
+void initialise(ChainStore::Impl& impl, const chain::GenesisSpec& spec) {
+  auto gblock = chain::genesis_block(spec);
+  auto ghash = gblock.hash();
+  rocksdb::WriteBatch batch;
+  batch.Put(impl.cf(Column::Blocks), slice(view(ghash)), slice(chain::encode(gblock)));
+  batch.Put(impl.cf(Column::Headers), slice(view(ghash)), slice(chain::encode(gblock.header)));
+  batch.Put(impl.cf(Column::Main), slice(height_key(0)), slice(view(ghash)));
+  batch.Put(impl.cf(Column::Meta), slice(kMetaGenesisSpec), slice(chain::encode(spec)));
+  batch.Put(impl.cf(Column::Meta), slice(kMetaGenesisHash), slice(view(ghash)));
+  batch.Put(impl.cf(Column::Meta), slice(kMetaTip), slice(view(ghash)));
+  batch.Put(impl.cf(Column::Meta), slice(kMetaSchema), slice(encode_u32(kSchemaVersion)));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  check(impl.db->Write(wo, &batch), "initialise");
+}
+
+// Creates a complete store at `path` or nothing: it is built in a sibling
+// temporary directory and renamed into place, so a kill at any moment leaves
+// either no store or an initialised one (never a half-made database).
+util::Result<void> create_store(const fs::path& path, const chain::GenesisSpec& spec) {
+  const std::string where = path.string();
+  std::error_code ec;
+  if (fs::exists(path, ec) && !fs::is_empty(path, ec))
+    return util::fail(where + " exists and is not a chain store (no CURRENT file); refusing to touch it");
+  fs::create_directories(path.parent_path(), ec);
+  if (ec) return util::fail("cannot create " + path.parent_path().string() + ": " + ec.message());
+  const fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".creating");
+  fs::remove_all(tmp, ec);
+  {
+    auto created = open_db(tmp, false, true, true);
+    if (!created) return tl::unexpected(created.error());
+    try {
+      initialise(**created, spec);
+    } catch (const StoreFailure& e) {
+      return util::fail(e.what());
+    }
+  }                           // closed here
+  fs::rename(tmp, path, ec);  // replaces an empty directory at `path`
+  if (ec) return util::fail("cannot move the new store into " + where + ": " + ec.message());
+  return {};
+}
+
+}  // namespace
+
+util::Result<std::unique_ptr<ChainStore>> ChainStore::open(const OpenOptions& options) {
+  fs::path path = options.path.lexically_normal();
+  if (path.filename().empty()) path = path.parent_path();
+  const std::string where = path.string();
+  const bool read_only = options.mode == OpenMode::ReadOnly;
+
+  std::error_code ec;
+  if (!fs::exists(path / "CURRENT", ec)) {
+    if (read_only || !options.create_if_missing) return util::fail("no chain store at " + where);
+    if (!options.genesis) return util::fail("no chain store at " + where + " and no genesis to create one from");
+    if (auto created = create_store(path, *options.genesis); !created) return tl::unexpected(created.error());
+  }
+  auto opened = open_db(path, read_only, false, options.sync_writes);
+  if (!opened) return tl::unexpected(opened.error());
+  auto impl = std::move(*opened);
 
   try {
     auto schema = impl->get(Column::Meta, kMetaSchema);
-    if (!schema) {
-      if (impl->read_only) return util::fail(where + " is an empty or unfinished chain store");
-      if (!options.genesis) return util::fail(where + " holds no chain and no genesis was given");
-      // Initialise: genesis block, main[0], tip, schema: one batch.
-      const auto& spec = *options.genesis;
-      auto gblock = chain::genesis_block(spec);
-      auto ghash = gblock.hash();
-      rocksdb::WriteBatch batch;
-      batch.Put(impl->cf(Column::Blocks), slice(view(ghash)), slice(chain::encode(gblock)));
-      batch.Put(impl->cf(Column::Headers), slice(view(ghash)), slice(chain::encode(gblock.header)));
-      batch.Put(impl->cf(Column::Main), slice(height_key(0)), slice(view(ghash)));
-      batch.Put(impl->cf(Column::Meta), slice(kMetaGenesisSpec), slice(chain::encode(spec)));
-      batch.Put(impl->cf(Column::Meta), slice(kMetaGenesisHash), slice(view(ghash)));
-      batch.Put(impl->cf(Column::Meta), slice(kMetaTip), slice(view(ghash)));
-      // Written last in the same batch: its presence means "initialised".
-      batch.Put(impl->cf(Column::Meta), slice(kMetaSchema), slice(encode_u32(kSchemaVersion)));
-      impl->write(batch);
-      schema = encode_u32(kSchemaVersion);
-    }
+    if (!schema) return util::fail(where + " is an unfinished chain store (no schema record); delete it and retry");
     if (schema->size() != 4) return util::fail(where + ": schema record is corrupt");
     std::uint32_t version = 0;
     for (int i = 0; i < 4; ++i)

@@ -111,8 +111,9 @@ class ChainStore {
   // damaged store and for repair; never used by the node.
   void put_raw(Column c, std::string_view key, std::string_view value);
 
+  struct Impl;  // opaque: RocksDB lives only in chain_store.cpp
+
  private:
-  struct Impl;
   explicit ChainStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
