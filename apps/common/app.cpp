@@ -20,6 +20,13 @@ void add_version_flag(CLI::App& app, const std::string& tool) {
   app.set_version_flag("--version", tool + " " + TNODE_VERSION);
 }
 
+void add_tool_basics(CLI::App& app, const std::string& tool, bool& json) {
+  add_version_flag(app, tool);
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.add_flag("--json", json, "Machine-readable output on stdout");
+}
+
 std::optional<int> parse_cli(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);

@@ -27,6 +27,10 @@ void print_json(const nlohmann::json& j);
 // --version prints "<tool> <version>".
 void add_version_flag(CLI::App& app, const std::string& tool);
 
+// What every subcommand tool shares: --version, exactly one subcommand,
+// and a --json flag accepted before or after the subcommand.
+void add_tool_basics(CLI::App& app, const std::string& tool, bool& json);
+
 // Runs a CLI11 parse; on --help/--version prints and returns 0, on a usage
 // error prints it and returns 2; nullopt when parsing succeeded.
 std::optional<int> parse_cli(CLI::App& app, int argc, char** argv);

@@ -307,10 +307,10 @@ int cmd_diff(const Settings& s) {
                      {"b", {{"height", tb.height}, {"tip", tb.hash.hex()}, {"only", tb.height - lo}}}});
     return app::kOk;
   }
-  const char* verdict = same                ? "same tip"
-                        : lo == tb.height    ? "B is a prefix of A (A is ahead)"
-                        : lo == ta.height    ? "A is a prefix of B (B is ahead)"
-                                             : "diverged";
+  const char* verdict = same              ? "same tip"
+                        : lo == tb.height ? "B is a prefix of A (A is ahead)"
+                        : lo == ta.height ? "A is a prefix of B (B is ahead)"
+                                          : "diverged";
   std::cout << verdict << "\n"
             << "common      " << lo << " " << fork_hash.hex() << "\n"
             << "A           " << ta.height << " " << ta.hash.hex() << " (" << (ta.height - lo)
@@ -339,10 +339,7 @@ int run_tchain(const Settings& s) {
 int tchain_main(int argc, char** argv) {
   Settings s;
   CLI::App cli{"tchain: inspect, verify, export, import and compare tnode chain stores", kTool};
-  app::add_version_flag(cli, kTool);
-  cli.require_subcommand(1);
-  cli.fallthrough();
-  cli.add_flag("--json", s.json, "Machine-readable output on stdout");
+  app::add_tool_basics(cli, kTool, s.json);
   app::add_store_location(cli, s.store);
 
   cli.add_subcommand("info", "Network, genesis, tip height, hash and time");

@@ -196,8 +196,8 @@ int cmd_testnet(const Settings& s) {
     // Only what testnet itself made: node<N> directories.
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       const std::string name = entry.path().filename().string();
-      const bool node_dir = name.size() > 4 && name.rfind("node", 0) == 0 &&
-                            name.find_first_not_of("0123456789", 4) == std::string::npos;
+      const bool node_dir =
+          name.size() > 4 && name.rfind("node", 0) == 0 && name.find_first_not_of("0123456789", 4) == std::string::npos;
       if (entry.is_directory() && node_dir) fs::remove_all(entry.path(), ec);
     }
     fs::remove(dir / "genesis.toml", ec);
@@ -270,10 +270,7 @@ int run_tgenesis(const Settings& s) {
 int tgenesis_main(int argc, char** argv) {
   Settings s;
   CLI::App cli{"tgenesis: node keys, a deterministic genesis, and ready-made local testnets", kTool};
-  app::add_version_flag(cli, kTool);
-  cli.require_subcommand(1);
-  cli.fallthrough();
-  cli.add_flag("--json", s.json, "Machine-readable output on stdout");
+  app::add_tool_basics(cli, kTool, s.json);
 
   auto* keygen = cli.add_subcommand("keygen", "Write a new Ed25519 key file (mode 0600) and print its public key");
   keygen->add_option("-o,--out", s.out, "Key file to create (never overwritten)")->required();

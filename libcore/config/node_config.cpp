@@ -295,7 +295,8 @@ std::string quote(const std::string& s) {
     } else {
       const std::size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
       std::uint32_t cp = c & (len == 4 ? 0x07 : len == 3 ? 0x0F : 0x1F);
-      for (std::size_t k = 1; k < len && i + k < s.size(); ++k) cp = cp << 6 | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+      for (std::size_t k = 1; k < len && i + k < s.size(); ++k)
+        cp = cp << 6 | (static_cast<unsigned char>(s[i + k]) & 0x3F);
       i += len - 1;
       std::snprintf(buf, sizeof buf, "\\U%08X", cp);
       out += buf;

@@ -19,6 +19,13 @@ namespace core::store {
 
 inline constexpr std::size_t kMaxChainFileBlock = 16u << 20;
 
+struct FileCloser {
+  void operator()(std::FILE* f) const {
+    if (f) std::fclose(f);
+  }
+};
+using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
+
 class ChainFileWriter {
  public:
   // Creates (truncates) `path` and writes the header.
@@ -28,12 +35,7 @@ class ChainFileWriter {
   util::Result<void> finish();
 
  private:
-  struct Closer {
-    void operator()(std::FILE* f) const {
-      if (f) std::fclose(f);
-    }
-  };
-  std::unique_ptr<std::FILE, Closer> file_;
+  FilePtr file_;
   std::filesystem::path path_;
   std::uint64_t count_ = 0;
 };
@@ -46,12 +48,7 @@ class ChainFileReader {
   util::Result<std::optional<chain::Block>> next();
 
  private:
-  struct Closer {
-    void operator()(std::FILE* f) const {
-      if (f) std::fclose(f);
-    }
-  };
-  std::unique_ptr<std::FILE, Closer> file_;
+  FilePtr file_;
   std::filesystem::path path_;
   chain::GenesisSpec genesis_;
   std::uint64_t index_ = 0;

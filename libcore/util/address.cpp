@@ -41,8 +41,8 @@ Result<HostPort> parse_host_port(std::string_view text, std::uint16_t default_po
   if (out.host.empty()) return bad("empty host");
   // Hostnames, IPv4 and IPv6 (with an optional %zone) need nothing else.
   for (char c : out.host) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '-' || c == '_' || c == ':' || c == '%';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+              c == '_' || c == ':' || c == '%';
     if (!ok) return bad("invalid character in host");
   }
   if (port_text.empty()) {

@@ -1,6 +1,6 @@
 // Chain files (tchain import input): reading never crashes or over-allocates.
-#include <cstdio>
 #include <unistd.h>
+#include <cstdio>
 
 #include "libcore/crypto/hash.hpp"
 #include "libcore/store/chain_file.hpp"
