@@ -96,13 +96,13 @@ std::filesystem::path store_path_of(const std::filesystem::path& dir) {
   return dir / "chain";
 }
 
-core::util::Result<std::filesystem::path> resolve_store_path(const StoreLocation& loc) {
+core::util::Result<ResolvedStore> resolve_store(const StoreLocation& loc) {
   if (!loc.config.empty()) {
     auto cfg = core::config::load_node_config(loc.config);
     if (!cfg) return tl::unexpected(cfg.error());
-    return cfg->chain_path();
+    return ResolvedStore{cfg->chain_path(), cfg->max_clock_drift.count()};
   }
-  if (!loc.data_dir.empty()) return store_path_of(core::util::expand_home(loc.data_dir));
+  if (!loc.data_dir.empty()) return ResolvedStore{store_path_of(core::util::expand_home(loc.data_dir))};
   return core::util::fail("no store given: use --data-dir DIR or --config FILE");
 }
 

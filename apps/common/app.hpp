@@ -56,7 +56,11 @@ struct StoreLocation {
   std::string config;
 };
 void add_store_location(CLI::App& app, StoreLocation& loc);
-core::util::Result<std::filesystem::path> resolve_store_path(const StoreLocation& loc);
+struct ResolvedStore {
+  std::filesystem::path path;
+  std::int64_t max_clock_drift_ms = 2000;  // the node's chain.max_clock_drift with --config
+};
+core::util::Result<ResolvedStore> resolve_store(const StoreLocation& loc);
 // A path given directly: a store directory or a data dir holding chain/.
 std::filesystem::path store_path_of(const std::filesystem::path& dir);
 

@@ -41,12 +41,12 @@ std::unique_ptr<ChainStore> open_read_only(const fs::path& path, int& code) {
 }
 
 std::unique_ptr<ChainStore> open_settings_store(const Settings& s, int& code) {
-  auto path = app::resolve_store_path(s.store);
-  if (!path) {
-    code = usage_error(path.error().message);
+  auto where = app::resolve_store(s.store);
+  if (!where) {
+    code = usage_error(where.error().message);
     return nullptr;
   }
-  return open_read_only(*path, code);
+  return open_read_only(where->path, code);
 }
 
 json header_json(const core::chain::BlockHeader& h) {
@@ -177,7 +177,10 @@ int cmd_verify(const Settings& s) {
   auto store = open_settings_store(s, code);
   if (!store) return code;
   app::Progress progress("verifying");
-  auto report = core::store::verify_store(*store, [&](std::uint64_t d, std::uint64_t t) { progress.update(d, t); });
+  const auto drift_ms =
+      app::resolve_store(s.store).map([](const auto& r) { return r.max_clock_drift_ms; }).value_or(2000);
+  auto report = core::store::verify_store(
+      *store, [&](std::uint64_t d, std::uint64_t t) { progress.update(d, t); }, drift_ms);
   progress.finish();
   if (s.json) {
     json j = {{"ok", report.ok()},
@@ -224,12 +227,12 @@ int cmd_export(const Settings& s) {
 }
 
 int cmd_import(const Settings& s) {
-  auto path = app::resolve_store_path(s.store);
-  if (!path) return usage_error(path.error().message);
+  auto where = app::resolve_store(s.store);
+  if (!where) return usage_error(where.error().message);
   auto reader = core::store::ChainFileReader::open(s.file);
   if (!reader) return failure(reader.error().message);
   core::store::OpenOptions options;
-  options.path = *path;
+  options.path = where->path;
   options.genesis = reader->genesis();
   if (!s.genesis_file.empty()) {
     auto spec = core::chain::load_genesis_file(s.genesis_file);

@@ -1,5 +1,6 @@
 #include "libcore/store/chain_file.hpp"
 
+#include <unistd.h>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -30,8 +31,9 @@ util::Result<ChainFileWriter> ChainFileWriter::create(const std::filesystem::pat
                                                       const chain::GenesisSpec& genesis) {
   ChainFileWriter w;
   w.path_ = path;
-  w.file_.reset(std::fopen(path.c_str(), "wb"));
-  if (!w.file_) return util::fail(path.string() + ": cannot create: " + std::strerror(errno));
+  w.partial_path_ = path.string() + ".partial";
+  w.file_.reset(std::fopen(w.partial_path_.c_str(), "wb"));
+  if (!w.file_) return util::fail(w.partial_path_.string() + ": cannot create: " + std::strerror(errno));
   auto spec = chain::encode(genesis);
   if (std::fwrite(kMagic, 1, sizeof kMagic, w.file_.get()) != sizeof kMagic ||
       !write_u32(w.file_.get(), static_cast<std::uint32_t>(spec.size())) ||
@@ -55,7 +57,10 @@ util::Result<void> ChainFileWriter::finish() {
   if (!write_u32(file_.get(), kEndMarker) || std::fwrite(count, 1, 8, file_.get()) != 8 ||
       std::fflush(file_.get()) != 0)
     return util::fail(path_.string() + ": write failed: " + std::strerror(errno));
-  if (std::fclose(file_.release()) != 0) return util::fail(path_.string() + ": close failed: " + std::strerror(errno));
+  if (::fsync(::fileno(file_.get())) != 0 || std::fclose(file_.release()) != 0)
+    return util::fail(partial_path_.string() + ": close failed: " + std::strerror(errno));
+  if (std::rename(partial_path_.c_str(), path_.c_str()) != 0)
+    return util::fail(path_.string() + ": cannot move into place: " + std::strerror(errno));
   return {};
 }
 

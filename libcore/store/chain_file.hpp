@@ -28,15 +28,17 @@ using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
 
 class ChainFileWriter {
  public:
-  // Creates (truncates) `path` and writes the header.
+  // Writes to "<path>.partial"; finish() renames it to `path`, so `path` only
+  // ever holds a complete chain file.
   static util::Result<ChainFileWriter> create(const std::filesystem::path& path, const chain::GenesisSpec& genesis);
   util::Result<void> append(const chain::Block& block);
-  // Writes the end marker, flushes and closes.
+  // Writes the end marker, syncs, closes and renames the file into place.
   util::Result<void> finish();
 
  private:
   FilePtr file_;
   std::filesystem::path path_;
+  std::filesystem::path partial_path_;
   std::uint64_t count_ = 0;
 };
 
