@@ -162,7 +162,10 @@ std::string format_value(double value) {
   std::string digits;
   for (char c : scientific.substr(0, e))
     if (c != '.') digits += c;
-  const int exponent = std::atoi(std::string(scientific.substr(e + 1)).c_str());
+  // The exponent of %e output is always a valid integer: "e+06", "e-05".
+  int exponent = 0;
+  const auto exp_text = scientific.substr(e + 1);
+  std::from_chars(exp_text.data() + (exp_text.front() == '+' ? 1 : 0), exp_text.data() + exp_text.size(), exponent);
 
   if (exponent < -4 || exponent >= 6) {
     out += digits.front();

@@ -21,7 +21,7 @@ constexpr std::size_t kChecksumEnd = kFrameHeaderSize;
 // The payload buffer grows with the bytes that actually arrive (doubling from
 // this size, capped at the announced length), so a header alone cannot make
 // the decoder allocate max_message_size.
-constexpr std::size_t kInitialPayloadReserve = 64 * 1024;
+constexpr std::size_t kInitialPayloadReserve = std::size_t{64} << 10;
 
 std::uint32_t le32(const std::uint8_t* p) {
   return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |

@@ -26,7 +26,7 @@ namespace core::p2p {
 
 inline constexpr std::size_t kFrameHeaderSize = 4 + 2 + 4 + 4;
 // Default of the `max_message_size` setting: the largest payload accepted.
-inline constexpr std::size_t kDefaultMaxMessageSize = 4 * 1024 * 1024;
+inline constexpr std::size_t kDefaultMaxMessageSize = std::size_t{4} << 20;
 
 struct Frame {
   MessageType type = MessageType::Hello;

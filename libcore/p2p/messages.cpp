@@ -355,7 +355,7 @@ util::Result<HelloAck> decode_hello_ack(std::span<const std::uint8_t> payload) {
   FieldReader in(payload, "hello_ack");
   HelloAck m;
   in.fixed("signature", m.signature);
-  return in.finish(std::move(m));
+  return in.finish(m);
 }
 
 util::Result<Reject> decode_reject(std::span<const std::uint8_t> payload) {
@@ -369,14 +369,14 @@ util::Result<Ping> decode_ping(std::span<const std::uint8_t> payload) {
   FieldReader in(payload, "ping");
   Ping m;
   in.u64("nonce", m.nonce);
-  return in.finish(std::move(m));
+  return in.finish(m);
 }
 
 util::Result<Pong> decode_pong(std::span<const std::uint8_t> payload) {
   FieldReader in(payload, "pong");
   Pong m;
   in.u64("nonce", m.nonce);
-  return in.finish(std::move(m));
+  return in.finish(m);
 }
 
 util::Result<GetHeaders> decode_get_headers(std::span<const std::uint8_t> payload) {
@@ -433,7 +433,7 @@ util::Result<NewBlock> decode_new_block(std::span<const std::uint8_t> payload) {
   FieldReader in(payload, "new_block");
   NewBlock m;
   in.read("header", m.header, [](codec::Reader& r) { return chain::decode_header(r); });
-  return in.finish(std::move(m));
+  return in.finish(m);
 }
 
 util::Result<GetPeers> decode_get_peers(std::span<const std::uint8_t> payload) {

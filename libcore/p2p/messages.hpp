@@ -45,12 +45,12 @@ inline constexpr std::uint32_t kMaxHeadersPerMessage = 2000;            // GetHe
 inline constexpr std::uint32_t kMaxBlocksPerMessage = 128;              // GetBlocks, Blocks
 // One encoded block inside Blocks. The largest valid block (10 000
 // transactions with full memos) is about 3.1 MB.
-inline constexpr std::size_t kMaxBlockBytes = 4 * 1024 * 1024;
+inline constexpr std::size_t kMaxBlockBytes = std::size_t{4} << 20;
 inline constexpr std::uint32_t kMaxPeersPerMessage = 1000;          // Peers
 inline constexpr std::size_t kMaxPeerAddress = chain::kMaxAddress;  // Peers[].address
 // The canonical genesis encoding inside Genesis. Note it is larger than the
 // default max_message_size: a genesis that big needs a larger setting.
-inline constexpr std::size_t kMaxGenesisBytes = 16 * 1024 * 1024;
+inline constexpr std::size_t kMaxGenesisBytes = std::size_t{16} << 20;
 
 // Wire values are stable: never renumber, only append.
 enum class MessageType : std::uint16_t {

@@ -77,7 +77,8 @@ Result<UnixMillis> parse_rfc3339(std::string_view s) {
   }
   if (pos != s.size()) return bad("trailing characters");
   std::int64_t days = days_from_civil(year, static_cast<unsigned>(mon), static_cast<unsigned>(day));
-  std::int64_t secs = days * 86400 + hh * 3600 + mm * 60 + ss - offset_min * 60;
+  std::int64_t secs =
+      days * 86400 + std::int64_t{hh} * 3600 + std::int64_t{mm} * 60 + ss - std::int64_t{offset_min} * 60;
   return secs * 1000 + millis;
 }
 
