@@ -1,0 +1,266 @@
+// libcore/util/resources: open-file limits and budget, TCP states from
+// /proc/net/tcp text, ephemeral port range. No sockets: /proc text is a fixture.
+
+#include <catch2/catch.hpp>
+
+#include <sys/resource.h>
+
+#include <cstdint>
+#include <string>
+
+#include "libcore/util/resources.hpp"
+#include "test_support.hpp"
+
+using Catch::Matchers::Contains;
+using core::util::FdBudget;
+using core::util::FdLimits;
+using core::util::kFdUnlimited;
+using test::error_of;
+
+namespace {
+
+// Port 24100 is 0x5E24. Rows on it: LISTEN, ESTABLISHED as local and as
+// remote port, TIME_WAIT; rows on 22 and 8080 must not count.
+const std::string kTcp4 =
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    "   0: 00000000:5E24 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 41001 1 "
+    "0000000000000000 100 0 0 10 0\n"
+    "   1: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1594 1 "
+    "0000000000000000 100 0 0 10 0\n"
+    "   2: 0100007F:5E24 0100007F:A1B2 01 00000000:00000000 02:000A7D8C 00000000  1000        0 41002 1 "
+    "0000000000000000 20 4 30 10 -1\n"
+    "   3: 0100007F:C350 0100007F:5E24 01 00000000:00000000 02:000A7D8C 00000000  1000        0 41003 1 "
+    "0000000000000000 20 4 30 10 -1\n"
+    "   4: 0100007F:C351 0100007F:5E24 06 00000000:00000000 03:00001734 00000000     0        0 0 3 "
+    "0000000000000000\n"
+    "   5: 0A00000F:0016 0A000001:D000 01 00000000:00000000 02:000A7D8C 00000000     0        0 1700 1 "
+    "0000000000000000 20 4 30 10 -1\n"
+    "   6: this line is not a socket\n"
+    "\n";
+
+const std::string kTcp6 =
+    "  sl  local_address                         remote_address                        st tx_queue rx_queue tr "
+    "tm->when retrnsmt   uid  timeout inode\n"
+    "   0: 00000000000000000000000000000000:5E24 00000000000000000000000000000000:0000 0A 00000000:00000000 "
+    "00:00000000 00000000  1000        0 41010 1 0000000000000000 100 0 0 10 0\n"
+    "   1: 0000000000000000FFFF00000100007F:5E24 0000000000000000FFFF00000100007F:B000 01 00000000:00000000 "
+    "02:000A7D8C 00000000  1000        0 41011 1 0000000000000000 20 4 30 10 -1\n"
+    "   2: 0000000000000000FFFF00000100007F:1F90 0000000000000000FFFF00000100007F:B001 08 00000000:00000000 "
+    "00:00000000 00000000  1000        0 41012 1 0000000000000000 20 4 30 10 -1\n"
+    "   3: 000000000000FFFF0100007F:5E24 00000000000000000000000000000000:0000 0A 00000000:00000000\n";
+
+// Restores the soft RLIMIT_NOFILE a test raised, so tests stay independent.
+class SoftFdLimitGuard {
+ public:
+  SoftFdLimitGuard() { ::getrlimit(RLIMIT_NOFILE, &saved_); }
+  ~SoftFdLimitGuard() {
+    rlimit now{};
+    if (::getrlimit(RLIMIT_NOFILE, &now) == 0) {
+      now.rlim_cur = saved_.rlim_cur;
+      ::setrlimit(RLIMIT_NOFILE, &now);
+    }
+  }
+  SoftFdLimitGuard(const SoftFdLimitGuard&) = delete;
+  SoftFdLimitGuard& operator=(const SoftFdLimitGuard&) = delete;
+
+ private:
+  rlimit saved_{};
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------- TCP states
+
+TEST_CASE("count_tcp_states counts IPv4 sockets on the port by state", "[unit][util][resources]") {
+  auto counts = core::util::count_tcp_states(kTcp4, 24100);
+  CHECK(counts.by_state.at("LISTEN") == 1);
+  CHECK(counts.by_state.at("ESTABLISHED") == 2);  // local port 24100, and remote port 24100
+  CHECK(counts.by_state.at("TIME_WAIT") == 1);
+  CHECK(counts.by_state.size() == 3);
+  CHECK(counts.total() == 4);
+  CHECK(counts.skipped_lines == 1);
+
+  auto ssh = core::util::count_tcp_states(kTcp4, 22);
+  CHECK(ssh.by_state.at("LISTEN") == 1);
+  CHECK(ssh.by_state.at("ESTABLISHED") == 1);
+  CHECK(ssh.total() == 2);
+
+  CHECK(core::util::count_tcp_states(kTcp4, 9).total() == 0);
+}
+
+TEST_CASE("count_tcp_states reads IPv6 rows and skips malformed ones", "[unit][util][resources]") {
+  auto counts = core::util::count_tcp_states(kTcp6, 24100);
+  CHECK(counts.by_state.at("LISTEN") == 1);
+  CHECK(counts.by_state.at("ESTABLISHED") == 1);
+  CHECK(counts.total() == 2);
+  CHECK(counts.skipped_lines == 1);  // 24-digit address
+
+  auto http = core::util::count_tcp_states(kTcp6, 8080);
+  CHECK(http.by_state.at("CLOSE_WAIT") == 1);
+}
+
+TEST_CASE("count_tcp_states never fails on bad text", "[unit][util][resources]") {
+  using core::util::count_tcp_states;
+  CHECK(count_tcp_states("", 24100).total() == 0);
+  CHECK(count_tcp_states("", 24100).skipped_lines == 0);
+  auto bad = count_tcp_states(
+      "   0: 0100007F:5E24 0100007F:A1B2\n"        // no state
+      "   1: 0100007F:5E2 0100007F:A1B2 01\n"      // 3-digit port
+      "   2: 0100007G:5E24 0100007F:A1B2 01\n"     // not hex
+      "   3 0100007F:5E24 0100007F:A1B2 01\n"      // no colon after sl
+      "   4: 0100007F:5E24 0100007F:A1B2 1\n"      // 1-digit state
+      "   5: 0100007F5E24 0100007F:A1B2 01\n"      // no colon in address
+      "   6: 0100007F:5E24 0100007F:A1B2 0C\r\n",  // unknown state, CRLF: counted
+      24100);
+  CHECK(bad.skipped_lines == 6);
+  CHECK(bad.by_state.at("UNKNOWN(0x0C)") == 1);
+  CHECK(bad.total() == 1);
+}
+
+TEST_CASE("read_tcp_states sums tcp and tcp6 and tolerates a missing tcp6", "[unit][util][resources]") {
+  test::TempDir dir;
+  test::write_text(dir / "tcp", kTcp4);
+  auto v4_only = core::util::read_tcp_states(24100, dir.path());
+  REQUIRE(v4_only.has_value());
+  CHECK(v4_only->total() == 4);
+  CHECK(v4_only->skipped_lines == 1);
+
+  test::write_text(dir / "tcp6", kTcp6);
+  auto both = core::util::read_tcp_states(24100, dir.path());
+  REQUIRE(both.has_value());
+  CHECK(both->by_state.at("LISTEN") == 2);
+  CHECK(both->by_state.at("ESTABLISHED") == 3);
+  CHECK(both->by_state.at("TIME_WAIT") == 1);
+  CHECK(both->skipped_lines == 2);
+
+  test::TempDir empty;
+  CHECK_THAT(error_of(core::util::read_tcp_states(24100, empty.path())), Contains("tcp"));
+
+  // The real /proc is readable (no sockets are opened here).
+  CHECK(core::util::read_tcp_states(24100).has_value());
+}
+
+// ---------------------------------------------------------------- port range
+
+TEST_CASE("parse_port_range reads the kernel's format", "[unit][util][resources]") {
+  using core::util::parse_port_range;
+  CHECK(parse_port_range("32768\t60999\n").value() == std::pair<std::uint16_t, std::uint16_t>{32768, 60999});
+  CHECK(parse_port_range("1024 65535").value() == std::pair<std::uint16_t, std::uint16_t>{1024, 65535});
+  CHECK(parse_port_range("  40000   40000  \n").value() == std::pair<std::uint16_t, std::uint16_t>{40000, 40000});
+}
+
+TEST_CASE("parse_port_range refuses bad ranges, quoting the text", "[unit][util][resources]") {
+  using core::util::parse_port_range;
+  CHECK_THAT(error_of(parse_port_range("60999\t32768\n")), Contains("low port is above high port"));
+  CHECK_THAT(error_of(parse_port_range("abc def")), Contains("\"abc def\""));
+  CHECK_THAT(error_of(parse_port_range("32768")), Contains("two port numbers"));
+  CHECK_THAT(error_of(parse_port_range("")), Contains("two port numbers"));
+  CHECK_THAT(error_of(parse_port_range("1 2 3")), Contains("two port numbers"));
+  CHECK_THAT(error_of(parse_port_range("-1 100")), Contains("not a number"));
+  CHECK_THAT(error_of(parse_port_range("32768x 60999")), Contains("not a number"));
+  CHECK_THAT(error_of(parse_port_range("32768 65536")), Contains("between 1 and 65535"));
+  CHECK_THAT(error_of(parse_port_range("0 100")), Contains("between 1 and 65535"));
+  CHECK_THAT(error_of(parse_port_range("1 99999999999999999999")), Contains("not a number"));
+}
+
+TEST_CASE("read_ephemeral_port_range names the file", "[unit][util][resources]") {
+  test::TempDir dir;
+  test::write_text(dir / "range", "32768\t60999\n");
+  CHECK(core::util::read_ephemeral_port_range(dir / "range").value().first == 32768);
+  test::write_text(dir / "bad", "nonsense\n");
+  CHECK_THAT(error_of(core::util::read_ephemeral_port_range(dir / "bad")), Contains((dir / "bad").string()));
+  CHECK_THAT(error_of(core::util::read_ephemeral_port_range(dir / "missing")), Contains("missing"));
+}
+
+// ---------------------------------------------------------------- fd budget
+
+TEST_CASE("required_fds sums connections and the reserve", "[unit][util][resources]") {
+  using core::util::required_fds;
+  // Defaults: 64 inbound + 8 outbound + 0 masternodes + 32 handshakes + 64 http + 256 store + 32 process.
+  CHECK(required_fds(FdBudget{}) == 456);
+  CHECK(FdBudget{}.reserve == core::util::kStoreFdReserve + core::util::kProcessFdReserve);
+
+  FdBudget b;
+  b.max_inbound = 100;
+  b.max_outbound = 10;
+  b.masternodes = 5;
+  b.max_handshakes = 20;
+  b.http_connections = 8;
+  b.reserve = 300;
+  CHECK(required_fds(b) == 443);
+
+  b.reserve = kFdUnlimited - 10;
+  CHECK(required_fds(b) == kFdUnlimited);  // saturates, never wraps
+}
+
+// ---------------------------------------------------------------- fd limits
+
+TEST_CASE("current_fd_limits reports soft <= hard", "[unit][util][resources]") {
+  auto limits = core::util::current_fd_limits();
+  REQUIRE(limits.has_value());
+  CHECK(limits->soft > 0);
+  CHECK(limits->soft <= limits->hard);
+}
+
+TEST_CASE("raise_fd_soft_limit never lowers and is capped at the hard limit", "[unit][util][resources]") {
+  SoftFdLimitGuard restore;
+  FdLimits before = core::util::current_fd_limits().value();
+
+  auto same = core::util::raise_fd_soft_limit(1);
+  REQUIRE(same.has_value());
+  CHECK(same->soft == before.soft);
+  CHECK(same->hard == before.hard);
+  CHECK(core::util::current_fd_limits().value().soft == before.soft);
+
+  if (before.hard == kFdUnlimited) {
+    if (before.soft == kFdUnlimited) {
+      WARN("soft and hard open-file limits are unlimited: nothing to raise");
+      return;
+    }
+    // No cap to hit; a modest raise must land exactly.
+    auto raised = core::util::raise_fd_soft_limit(before.soft + 16);
+    REQUIRE(raised.has_value());
+    CHECK(raised->soft == before.soft + 16);
+    CHECK(raised->hard == kFdUnlimited);
+    WARN("hard open-file limit is unlimited: the cap at the hard limit was not exercised");
+    return;
+  }
+  auto capped = core::util::raise_fd_soft_limit(before.hard + 1000);
+  REQUIRE(capped.has_value());
+  CHECK(capped->soft == before.hard);
+  CHECK(capped->hard == before.hard);
+  CHECK(core::util::current_fd_limits().value().soft == before.hard);
+}
+
+TEST_CASE("ensure_fd_capacity passes a small budget", "[unit][util][resources]") {
+  SoftFdLimitGuard restore;
+  FdBudget small;
+  small.max_inbound = 0;
+  small.max_outbound = 0;
+  small.masternodes = 0;
+  small.max_handshakes = 0;
+  small.http_connections = 0;
+  small.reserve = 1;
+  CHECK(core::util::ensure_fd_capacity(small).has_value());
+}
+
+TEST_CASE("ensure_fd_capacity names the hard limit when it is too low", "[unit][util][resources]") {
+  SoftFdLimitGuard restore;
+  FdLimits limits = core::util::current_fd_limits().value();
+  if (limits.hard == kFdUnlimited) {
+    WARN("hard open-file limit is unlimited: cannot ask for more than it, assertion skipped");
+    return;
+  }
+  FdBudget big;  // defaults, plus a reserve that alone exceeds the hard limit
+  big.reserve = limits.hard + 1;
+  const std::uint64_t need = core::util::required_fds(big);
+  auto message = error_of(core::util::ensure_fd_capacity(big));
+  CHECK_THAT(message, Contains("need " + std::to_string(need) + " open files"));
+  CHECK_THAT(message, Contains("max_inbound=64 + max_outbound=8"));
+  CHECK_THAT(message, Contains("reserve=" + std::to_string(limits.hard + 1)));
+  CHECK_THAT(message, Contains("the hard limit is " + std::to_string(limits.hard)));
+  CHECK_THAT(message, Contains("ulimit -Hn / LimitNOFILE="));
+  CHECK_THAT(message, Contains("lower network.max_inbound"));
+  // Even when failing, the soft limit went as far as it could.
+  CHECK(core::util::current_fd_limits().value().soft == limits.hard);
+}
