@@ -50,6 +50,7 @@ BINARIES = {
     "tnode": "apps/tnode",
     "tpeer-probe": "apps/tpeer-probe",
     "tforge": "tests/tools/tforge",
+    "http_echo_server": "tests/tools/http_echo_server",
 }
 
 

@@ -1,0 +1,148 @@
+#pragma once
+// A small HTTP/1.1 server for the node's observability and admin endpoints
+// (DESIGN.md section 8): a Router maps (method, path) to handlers that turn a
+// Request into a Response; a Server accepts connections on one io_context and
+// runs every connection as a coroutine. No Boost headers here: the Beast and
+// Asio code lives in server.cpp.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "libcore/util/address.hpp"
+#include "libcore/util/error.hpp"
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
+namespace core::http {
+
+struct Request {
+  std::string method;                         // "GET", "POST", ...
+  std::string target;                         // as sent: "/chain/block/7?x=1"
+  std::string path;                           // target up to '?': "/chain/block/7"
+  std::map<std::string, std::string> query;   // percent-decoded; a repeated key keeps its last value
+  std::map<std::string, std::string> params;  // from the route pattern: {"id": "7"} for "/chain/block/{id}"
+  std::string body;
+  std::string remote_address;  // peer IP without port
+  bool remote_is_loopback = false;
+  std::string authorization;  // the Authorization header value as sent ("Bearer <token>"), empty if absent
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  // Extra headers (e.g. Allow). Content-Type, Content-Length and Connection
+  // are always set by the server and are ignored here.
+  std::map<std::string, std::string> headers;
+};
+
+using Handler = std::function<Response(const Request&)>;
+
+// The JSON text of `body` with the given status. Invalid UTF-8 in strings is
+// replaced (U+FFFD), never thrown.
+Response json_response(int status, const nlohmann::json& body);
+// {"error": message} with the given status.
+Response error_response(int status, std::string message);
+
+// Runs `handler` only if the request comes from loopback, an admin token is
+// configured (non-empty) and the request presents it as
+// "Authorization: Bearer <token>". Otherwise 403 with {"error": "forbidden",
+// "reason": ...} naming which condition failed. The token comparison takes
+// the same time whatever the presented token is (hashed, then sodium_memcmp).
+Response require_admin(const Request& request, const std::string& admin_token, const Handler& handler);
+
+// Maps (method, path) to handlers. A pattern is an exact path ("/health") or
+// a prefix plus one trailing parameter ("/chain/block/{id}"): the parameter
+// matches one non-empty path segment (no '/') and appears in
+// Request::params. Exact patterns win over parameter patterns. Not
+// thread-safe for add(); handle() is const and may run concurrently.
+class Router {
+ public:
+  // Registers a route. Patterns must start with '/' and may only use "{name}"
+  // as their whole last segment; registering the same method and pattern
+  // twice is a bug (assert).
+  void add(std::string method, std::string path_pattern, Handler handler);
+
+  // Dispatches: the matching handler's response; 404 {"error": "not found",
+  // "path": ...} for an unknown path; 405 {"error": "method not allowed",
+  // ...} with an Allow header when the path is known but not for this
+  // method. A handler that throws gives 500 {"error": "internal error"}.
+  Response handle(Request request) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::string prefix;      // whole path, or everything before the parameter
+    std::string param_name;  // empty for exact routes
+    Handler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+// Named limits with their defaults (the node maps [http] settings onto them).
+inline constexpr std::size_t kDefaultMaxConnections = 64;
+inline constexpr std::size_t kDefaultMaxHeaderBytes = 16 * 1024;
+inline constexpr std::size_t kDefaultMaxBodyBytes = 64 * 1024;
+inline constexpr std::chrono::milliseconds kDefaultReadTimeout{10'000};
+inline constexpr std::chrono::milliseconds kDefaultWriteTimeout{10'000};
+
+struct ServerLimits {
+  // Connections served at once; one more is answered 503 and closed at once.
+  std::size_t max_connections = kDefaultMaxConnections;
+  // Request line + headers; beyond it: 431 and close.
+  std::size_t max_header_bytes = kDefaultMaxHeaderBytes;
+  // Request body; beyond it: 413 and close.
+  std::size_t max_body_bytes = kDefaultMaxBodyBytes;
+  // Time to receive one whole request, also the idle time allowed between
+  // keep-alive requests; then the connection is closed without a response.
+  std::chrono::milliseconds read_timeout = kDefaultReadTimeout;
+  // Time to send one response; then the connection is closed.
+  std::chrono::milliseconds write_timeout = kDefaultWriteTimeout;
+};
+
+// Serves a Router over HTTP/1.1 on one listening address. Keep-alive is
+// supported (HTTP/1.1 default, HTTP/1.0 with "Connection: keep-alive");
+// every response carries Content-Length and Connection. Malformed requests
+// get 400 and the connection is closed; the server never stops serving
+// because of what a client sends.
+//
+// Threads: all accepting, parsing and handler calls run on one strand of the
+// given io_context, so handlers never run concurrently with each other (the
+// node runs its io_context on one thread, its strand). Construct, start()
+// and stop() from the thread that runs the io_context, or before it runs.
+class Server {
+ public:
+  Server(boost::asio::io_context& io, util::HostPort listen, Router router, ServerLimits limits = {});
+  ~Server();  // stop()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens, then accepts in the background while the io_context
+  // runs. Returns the bound port (so port 0 picks a free one). Fails naming
+  // the address: "127.0.0.1:24101: address already in use", or when the host
+  // does not resolve. Call once.
+  util::Result<std::uint16_t> start();
+
+  // Stops accepting and closes every open connection; in-flight handlers
+  // finish but their responses are dropped. Idempotent.
+  void stop();
+
+  // Connections currently open (for /metrics and tests).
+  std::size_t connection_count() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;  // shared with the running coroutines
+};
+
+}  // namespace core::http
