@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <span>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -280,14 +282,27 @@ TEST_CASE("an unknown key in any section is refused by name", "[unit][config]") 
   expect_error("[network]\nmax_inbound = 3\n[network.extra]\nx = 1\n", "network.extra", "unknown key");
 }
 
+namespace {
+
+// One "[section] key = value" line and the error it must produce.
+struct KeyCase {
+  const char* section;
+  const char* key;
+  const char* value;
+  const char* why;
+};
+
+// Each case must be refused naming "<section>.<key>" and `why`.
+void expect_key_errors(std::span<const KeyCase> cases) {
+  for (const auto& c : cases)
+    expect_error(std::string("[") + c.section + "]\n" + c.key + " = " + c.value + "\n",
+                 std::string(c.section) + "." + c.key, c.why);
+}
+
+}  // namespace
+
 TEST_CASE("a value of the wrong type is refused naming key and types", "[unit][config]") {
-  struct Case {
-    const char* section;
-    const char* key;
-    const char* value;
-    const char* why;
-  };
-  const Case cases[] = {
+  const KeyCase cases[] = {
       {"node", "data_dir", "5", "must be a string, not an integer"},
       {"node", "key_file", "true", "must be a string, not a boolean"},
       {"node", "role", "1", "must be a string, not an integer"},
@@ -325,10 +340,7 @@ TEST_CASE("a value of the wrong type is refused naming key and types", "[unit][c
       {"log", "level", "3", "must be a string, not an integer"},
       {"log", "format", "false", "must be a string, not a boolean"},
   };
-  for (const auto& c : cases) {
-    expect_error(std::string("[") + c.section + "]\n" + c.key + " = " + c.value + "\n",
-                 std::string(c.section) + "." + c.key, c.why);
-  }
+  expect_key_errors(cases);
 }
 
 TEST_CASE("a bad duration is refused naming the key", "[unit][config]") {
@@ -391,13 +403,7 @@ TEST_CASE("a bad address is refused naming the key", "[unit][config]") {
 }
 
 TEST_CASE("an out-of-range integer is refused naming the key and the range", "[unit][config]") {
-  struct Case {
-    const char* section;
-    const char* key;
-    const char* value;
-    const char* why;
-  };
-  const Case cases[] = {
+  const KeyCase cases[] = {
       {"network", "max_inbound", "-1", "-1 is out of range 0..100000"},
       {"network", "max_inbound", "100001", "100001 is out of range 0..100000"},
       {"network", "max_outbound", "4294967296", "is out of range 0..100000"},
@@ -413,9 +419,7 @@ TEST_CASE("an out-of-range integer is refused naming the key and the range", "[u
       {"chain", "max_reorg_depth", "0", "0 is out of range 1.."},
       {"chain", "max_reorg_depth", "-5", "out of range"},
   };
-  for (const auto& c : cases)
-    expect_error(std::string("[") + c.section + "]\n" + c.key + " = " + c.value + "\n",
-                 std::string(c.section) + "." + c.key, c.why);
+  expect_key_errors(cases);
   // The edges of each range are accepted.
   auto edges = parse_ok(
       "[network]\nmax_inbound = 0\nmax_outbound = 100000\nmax_per_ip = 1\n"
