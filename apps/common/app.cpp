@@ -16,8 +16,10 @@ int report_error(const std::string& tool, const std::string& message, int code) 
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
 
+const char* version() { return TNODE_VERSION; }
+
 void add_version_flag(CLI::App& app, const std::string& tool) {
-  app.set_version_flag("--version", tool + " " + TNODE_VERSION);
+  app.set_version_flag("--version", tool + " " + version());
 }
 
 void add_tool_basics(CLI::App& app, const std::string& tool, bool& json) {

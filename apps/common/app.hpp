@@ -24,6 +24,9 @@ int report_error(const std::string& tool, const std::string& message, int code);
 // Prints JSON (indented) or nothing; for --json output on stdout.
 void print_json(const nlohmann::json& j);
 
+// The project version ("0.1.0"), as --version prints it.
+const char* version();
+
 // --version prints "<tool> <version>".
 void add_version_flag(CLI::App& app, const std::string& tool);
 

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "libcore/crypto/hash.hpp"
+#include "libcore/store/block_json.hpp"
 #include "libcore/store/chain_file.hpp"
 #include "libcore/store/chain_store.hpp"
 #include "libcore/store/verify.hpp"
@@ -49,23 +50,8 @@ std::unique_ptr<ChainStore> open_settings_store(const Settings& s, int& code) {
   return open_read_only(where->path, code);
 }
 
-json header_json(const core::chain::BlockHeader& h) {
-  return {{"hash", h.hash().hex()},
-          {"height", h.height},
-          {"parent", h.parent.hex()},
-          {"slot", h.slot},
-          {"timestamp", core::util::format_rfc3339(h.timestamp_ms)},
-          {"timestamp_ms", h.timestamp_ms},
-          {"producer", h.producer.hex()},
-          {"tx_root", h.tx_root.hex()},
-          {"version", h.version}};
-}
-
-std::string producer_name(const ChainStore& store, const core::crypto::PublicKey& key) {
-  for (const auto& mn : store.genesis().masternodes)
-    if (mn.pubkey == key) return mn.name;
-  return key.is_zero() ? "-" : key.short_hex();
-}
+using core::store::header_json;
+using core::store::producer_name;
 
 int cmd_info(const Settings& s) {
   int code = 0;
@@ -101,36 +87,17 @@ int cmd_block(const Settings& s) {
   int code = 0;
   auto store = open_settings_store(s, code);
   if (!store) return code;
-  std::optional<core::crypto::Hash32> hash;
-  std::uint64_t height = 0;
-  auto [ptr, ec] = std::from_chars(s.block_id.data(), s.block_id.data() + s.block_id.size(), height);
-  if (ec == std::errc() && ptr == s.block_id.data() + s.block_id.size()) {
-    hash = store->hash_at(height);
-    if (!hash)
-      return failure("no block at height " + s.block_id + " (tip is " + std::to_string(store->tip().height) + ")");
-  } else {
-    auto parsed = core::crypto::Hash32::from_hex(s.block_id);
-    if (!parsed)
-      return usage_error("'" + s.block_id + "' is neither a height nor a block hash (" + parsed.error().message + ")");
-    hash = *parsed;
-  }
+  auto hash = core::store::find_block(*store, s.block_id);
+  if (!hash)
+    return hash.error().kind == core::store::BlockIdError::Malformed ? usage_error(hash.error().message)
+                                                                     : failure(hash.error().message);
   auto block = store->block(*hash);
   if (!block) return failure("block " + hash->hex() + " is not in the store");
   const auto& h = block->header;
   auto on_main = store->hash_at(h.height);
   bool main_chain = on_main && *on_main == *hash;
   if (s.json) {
-    json j = header_json(h);
-    j["main_chain"] = main_chain;
-    j["producer_name"] = producer_name(*store, h.producer);
-    j["signature"] = h.signature.hex();
-    json txs = json::array();
-    for (const auto& tx : block->transactions)
-      txs.push_back({{"hash", core::chain::transaction_hash(tx).hex()},
-                     {"kind", "coinbase"},
-                     {"to", tx.to.hex()},
-                     {"amount", tx.amount}});
-    j["transactions"] = txs;
+    json j = core::store::block_json(*store, *block);
     app::print_json(j);
     return app::kOk;
   }

@@ -358,3 +358,33 @@ std::string to_toml(const NodeConfig& c) {
 }
 
 }  // namespace core::config
+
+namespace core::config {
+
+util::Result<NodeConfig> apply_overrides(const NodeConfig& c, const std::vector<std::string>& assignments) {
+  if (assignments.empty()) return c;
+  std::string text = to_toml(c);
+  for (const auto& a : assignments) {
+    const auto eq = a.find('=');
+    const auto dot = a.find('.');
+    if (eq == std::string::npos || dot == std::string::npos || dot > eq)
+      return util::fail("--set '" + a + "': expected SECTION.KEY=VALUE, e.g. network.max_inbound=16");
+    const std::string section = a.substr(0, dot), key = a.substr(dot + 1, eq - dot - 1), value = a.substr(eq + 1);
+    const auto header = text.find("[" + section + "]\n");
+    if (header == std::string::npos) return util::fail("--set '" + a + "': unknown section '" + section + "'");
+    const auto section_end = std::min(text.find("\n[", header + 1), text.size());
+    const auto line = text.find("\n" + key + " = ", header);
+    if (line == std::string::npos || line >= section_end)
+      return util::fail("--set '" + a + "': unknown key '" + section + "." + key + "'");
+    // A value that is valid TOML (number, boolean, quoted string, array) is
+    // used as written; anything else is taken as a string.
+    const bool is_toml = !value.empty() && util::parse_toml("v = " + value, "--set");
+    const std::string rendered = is_toml ? value : quote(value);
+    const auto value_begin = line + 1 + key.size() + 3;
+    const auto value_end = std::min(text.find('\n', value_begin), text.size());
+    text.replace(value_begin, value_end - value_begin, rendered);
+  }
+  return parse_node_config(text, "command-line override", c.base_dir);
+}
+
+}  // namespace core::config

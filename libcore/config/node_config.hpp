@@ -102,4 +102,11 @@ util::Result<NodeConfig> load_node_config(const std::filesystem::path& path);
 // Renders every key (defaults included) as tnode.toml; parses back to `c`.
 std::string to_toml(const NodeConfig& c);
 
+// `c` with command-line overrides applied, each "SECTION.KEY=VALUE" (e.g.
+// "network.max_inbound=16", "network.peers=[\"127.0.0.1:24102\"]"). A
+// VALUE that is not valid TOML is taken as a string ("reconnect.base_delay=1s").
+// The result is parsed and validated like a file; errors name the key.
+// Relative paths stay relative to c.base_dir.
+util::Result<NodeConfig> apply_overrides(const NodeConfig& c, const std::vector<std::string>& assignments);
+
 }  // namespace core::config

@@ -1,0 +1,231 @@
+#include "libcore/node/api.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "libcore/crypto/types.hpp"
+#include "libcore/metrics/node_metrics.hpp"
+#include "libcore/node/network.hpp"
+#include "libcore/store/block_json.hpp"
+#include "libcore/store/chain_store.hpp"
+#include "libcore/util/time.hpp"
+#include "libcore/util/units.hpp"
+
+namespace core::node {
+
+using nlohmann::json;
+
+HealthVerdict health_verdict(std::size_t peers, bool peers_expected, std::size_t masternodes_seen,
+                             std::size_t masternodes_total, bool syncing) {
+  if (peers_expected && peers == 0) return {"degraded", "no peers"};
+  if (masternodes_total > 0 && masternodes_seen * 2 < masternodes_total)
+    return {"degraded", "sees " + std::to_string(masternodes_seen) + " of " + std::to_string(masternodes_total) +
+                            " masternodes (fewer than half)"};
+  return {syncing ? "syncing" : "ok", ""};
+}
+
+namespace {
+
+json optional_ms(const std::optional<std::int64_t>& ms) { return ms ? json(util::format_rfc3339(*ms)) : json(nullptr); }
+
+json peers_json(const Network& network) {
+  auto rows = json::array();
+  for (const auto& p : network.peers()) {
+    rows.push_back({{"node_id", p.node_id},
+                    {"address", p.address},
+                    {"listen_address", p.listen_address},
+                    {"direction", p.direction},
+                    {"class", p.peer_class},
+                    {"role", p.role},
+                    {"height", p.height},
+                    {"best_hash", p.best_hash},
+                    {"score", p.score},
+                    {"rtt_ms", p.rtt_ms ? json(*p.rtt_ms) : json(nullptr)},
+                    {"connected_since", util::format_rfc3339(p.connected_since_ms)},
+                    {"connected_s", (util::now_ms() - p.connected_since_ms) / 1000},
+                    {"bytes_in", p.bytes_in},
+                    {"bytes_out", p.bytes_out},
+                    {"session", p.session},
+                    {"user_agent", p.user_agent}});
+  }
+  return {{"count", rows.size()}, {"peers", rows}};
+}
+
+json addrbook_json(const Network& network) {
+  auto rows = json::array();
+  for (const auto& a : network.addresses()) {
+    rows.push_back({{"address", a.address},
+                    {"node_id", a.node_id ? json(*a.node_id) : json(nullptr)},
+                    {"class", a.peer_class},
+                    {"source", a.source},
+                    {"connected", a.connected},
+                    {"self", a.self},
+                    {"wrong_network", a.wrong_network},
+                    {"attempts", a.state.attempts},
+                    {"consecutive_failures", a.state.consecutive_failures},
+                    {"total_attempts", a.total_attempts},
+                    {"total_failures", a.total_failures},
+                    {"breaker", p2p::to_string(a.state.breaker)},
+                    {"cooldown_ms", a.state.cooldown.count()},
+                    {"parked", a.state.parked},
+                    {"dialing", a.state.dialing},
+                    {"next_dial_in_ms", a.next_dial_in_ms ? json(*a.next_dial_in_ms) : json(nullptr)},
+                    {"score", a.score},
+                    {"banned", false},
+                    {"last_attempt", optional_ms(a.last_attempt_ms)},
+                    {"last_success", optional_ms(a.last_success_ms)},
+                    {"last_error", a.last_error},
+                    {"recent_attempts_ms", a.recent_attempts_ms}});
+  }
+  return {{"count", rows.size()}, {"addresses", rows}};
+}
+
+util::Result<json> parse_body(const http::Request& r) {
+  if (r.body.empty()) return json::object();
+  auto j = json::parse(r.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return util::fail("the request body must be a JSON object");
+  return j;
+}
+
+util::Result<std::string> string_field(const json& body, const char* key) {
+  auto it = body.find(key);
+  if (it == body.end() || !it->is_string() || it->get<std::string>().empty())
+    return util::fail(std::string("missing string field '") + key + "'");
+  return it->get<std::string>();
+}
+
+util::Result<crypto::PublicKey> node_id_field(const json& body) {
+  auto text = string_field(body, "node_id");
+  if (!text) return tl::unexpected(text.error());
+  auto id = crypto::PublicKey::from_hex(*text);
+  if (!id) return util::fail("node_id: " + id.error().message);
+  return *id;
+}
+
+}  // namespace
+
+http::Router make_api(ApiContext ctx) {
+  http::Router r;
+  auto shared = std::make_shared<ApiContext>(ctx);
+
+  r.add("GET", "/health", [c = shared](const http::Request&) {
+    const auto n = c->network.counts();
+    const auto tip = c->store.tip();
+    const bool syncing = false;  // headers-first sync reports here once it runs
+    auto v = health_verdict(n.inbound + n.outbound, n.peers_expected, n.masternodes + (c->role == "masternode" ? 1 : 0),
+                            n.masternodes_total + (c->role == "masternode" ? 1 : 0), syncing);
+    json body = {
+        {"status", v.status},
+        {"height", tip.height},
+        {"tip", tip.hash.hex()},
+        {"genesis", c->store.genesis_hash().hex()},
+        {"node_id", c->node_id},
+        {"role", c->role},
+        {"peers", {{"inbound", n.inbound}, {"outbound", n.outbound}, {"masternodes", n.masternodes}}},
+        {"syncing", syncing},
+        {"uptime_s",
+         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - c->started_at).count()}};
+    if (!v.reason.empty()) body["reason"] = v.reason;
+    return http::json_response(v.status == "degraded" ? 503 : 200, body);
+  });
+
+  r.add("GET", "/metrics", [c = shared](const http::Request&) {
+    c->metrics.uptime_seconds.set(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - c->started_at).count());
+    c->metrics.chain_height.set(static_cast<double>(c->store.tip().height));
+    http::Response resp;
+    resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    resp.body = c->metrics.render();
+    return resp;
+  });
+
+  r.add("GET", "/peers",
+        [c = shared](const http::Request&) { return http::json_response(200, peers_json(c->network)); });
+  r.add("GET", "/addrbook",
+        [c = shared](const http::Request&) { return http::json_response(200, addrbook_json(c->network)); });
+
+  r.add("GET", "/chain/tip", [c = shared](const http::Request&) {
+    auto tip = c->store.tip();
+    auto header = c->store.header(tip.hash);
+    json body = header ? store::header_json(*header) : json::object();
+    body["height"] = tip.height;
+    body["hash"] = tip.hash.hex();
+    return http::json_response(200, body);
+  });
+
+  r.add("GET", "/chain/block/{id}", [c = shared](const http::Request& req) {
+    auto hash = store::find_block(c->store, req.params.at("id"));
+    if (!hash)
+      return http::error_response(hash.error().kind == store::BlockIdError::Malformed ? 400 : 404,
+                                  hash.error().message);
+    auto block = c->store.block(*hash);
+    if (!block) return http::error_response(404, "block " + hash->hex() + " is not in the store");
+    return http::json_response(200, store::block_json(c->store, *block));
+  });
+
+  // ---- admin: loopback + token (http::require_admin)
+  auto admin = [c = shared, &r](const char* path, std::function<http::Response(const json&)> fn) {
+    r.add("POST", path, [c, fn = std::move(fn)](const http::Request& req) {
+      return http::require_admin(req, c->admin_token, [&](const http::Request&) {
+        auto body = parse_body(req);
+        if (!body) return http::error_response(400, body.error().message);
+        return fn(*body);
+      });
+    });
+  };
+
+  admin("/admin/connect", [c = shared](const json& body) {
+    auto text = string_field(body, "address");
+    if (!text) return http::error_response(400, text.error().message);
+    auto address = util::parse_host_port(*text);
+    if (!address) return http::error_response(400, "address: " + address.error().message);
+    if (auto ok = c->network.connect(*address); !ok) return http::error_response(409, ok.error().message);
+    return http::json_response(202, {{"dialling", address->to_string()}});
+  });
+
+  admin("/admin/disconnect", [c = shared](const json& body) {
+    std::string who;
+    if (auto id = string_field(body, "node_id"))
+      who = *id;
+    else if (auto a = string_field(body, "address"))
+      who = *a;
+    else
+      return http::error_response(400, "give 'node_id' or 'address'");
+    const auto closed = c->network.disconnect(who);
+    if (closed == 0) return http::error_response(404, "no connected peer matches '" + who + "'");
+    return http::json_response(200, {{"disconnected", closed}});
+  });
+
+  admin("/admin/ban", [c = shared](const json& body) {
+    auto id = node_id_field(body);
+    if (!id) return http::error_response(400, id.error().message);
+    util::Millis duration = c->default_ban_duration;
+    if (auto d = string_field(body, "duration")) {
+      auto parsed = util::parse_duration(*d);
+      if (!parsed || parsed->count() <= 0)
+        return http::error_response(400,
+                                    "duration: " + (parsed ? std::string("must be positive") : parsed.error().message));
+      duration = *parsed;
+    }
+    std::string reason = "banned by the operator";
+    if (auto why = string_field(body, "reason")) reason = *why;
+    c->network.ban(*id, duration, reason);
+    return http::json_response(200, {{"banned", id->hex()}, {"duration", util::format_duration(duration)}});
+  });
+
+  admin("/admin/unban", [c = shared](const json& body) {
+    auto id = node_id_field(body);
+    if (!id) return http::error_response(400, id.error().message);
+    if (!c->network.unban(*id)) return http::error_response(404, id->hex() + " is not banned");
+    return http::json_response(200, {{"unbanned", id->hex()}});
+  });
+
+  r.add("GET", "/bans", [c = shared](const http::Request&) {
+    auto rows = json::array();
+    for (const auto& b : c->network.bans())
+      rows.push_back({{"node_id", b.node_id}, {"until", util::format_rfc3339(b.until_ms)}, {"reason", b.reason}});
+    return http::json_response(200, {{"count", rows.size()}, {"bans", rows}});
+  });
+  return r;
+}
+
+}  // namespace core::node

@@ -1,0 +1,21 @@
+#pragma once
+// spdlog setup for the daemon (DESIGN.md section 8): `text` (one readable
+// line) or `json` (one object per line: time, level, msg), UTC timestamps,
+// to stderr or to a file that can be reopened (SIGHUP, after logrotate).
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "libcore/config/node_config.hpp"
+#include "libcore/util/error.hpp"
+
+namespace core::node {
+
+// Installs the default logger. `level` is one of spdlog's names (validated
+// by the config). Fails naming the file when it cannot be opened. Call from
+// the main thread; calling it again replaces the logger (that is the reopen).
+util::Result<void> configure_logging(const std::string& level, config::LogFormat format,
+                                     const std::optional<std::filesystem::path>& file);
+
+}  // namespace core::node

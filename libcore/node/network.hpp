@@ -1,0 +1,164 @@
+#pragma once
+// The peer-to-peer side of the daemon (DESIGN.md sections 5 and 6): the
+// listener, every connection (handshake, duplicate resolution, keep-alive,
+// graceful close), the address book and the dialler (masternodes first, then
+// static and discovered peers, with backoff, breaker and parking from
+// p2p/dial_policy), and what /peers and /addrbook show.
+//
+// Threads: everything runs on the io_context given to the constructor, which
+// the node runs on one thread — that thread is the owner of all state here.
+// Call every member from that thread (HTTP handlers run there too). No
+// Boost headers here: the Asio code is in network.cpp.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libcore/chain/genesis.hpp"
+#include "libcore/crypto/keys.hpp"
+#include "libcore/p2p/dial_policy.hpp"
+#include "libcore/p2p/messages.hpp"
+#include "libcore/util/address.hpp"
+#include "libcore/util/error.hpp"
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
+namespace core::store {
+class ChainStore;
+}
+namespace core::metrics {
+struct NodeMetrics;
+}
+
+namespace core::node {
+
+using NodeId = crypto::PublicKey;
+using Millis = std::chrono::milliseconds;
+
+// Connection limits that tnode.toml does not set (DESIGN.md section 6 fixes
+// them); each documented in tnode.toml(5).
+inline constexpr std::size_t kMaxHandshakes = 32;                      // handshakes in progress
+inline constexpr std::size_t kSendQueueLimit = std::size_t{16} << 20;  // bytes queued per peer
+inline constexpr std::size_t kMaxAddressBook = 1024;                   // known addresses
+inline constexpr std::size_t kPeersPerReply = 256;                     // entries in one Peers reply
+inline constexpr std::size_t kRecentAttempts = 16;                     // attempt times kept per address
+// Repeated dial failures of one address are logged once per this period.
+inline constexpr Millis kFailureLogPeriod{60'000};
+
+// The networking part of tnode.toml, resolved.
+struct NetworkSettings {
+  util::HostPort listen{"0.0.0.0", 24100};
+  std::string external_address;
+  std::vector<util::HostPort> static_peers;
+  std::uint32_t max_inbound = 64;
+  std::uint32_t max_outbound = 8;
+  std::uint32_t max_per_ip = 8;
+  std::size_t max_handshakes = kMaxHandshakes;
+  Millis check_interval{120'000};
+  Millis handshake_timeout{10'000};
+  Millis ping_interval{30'000};
+  Millis idle_timeout{90'000};
+  std::size_t max_message_size = std::size_t{4} << 20;
+  std::size_t send_queue_limit = kSendQueueLimit;
+  p2p::ReconnectSettings reconnect;
+  p2p::PeerQualitySettings quality;
+  p2p::Role role = p2p::Role::Regular;
+  std::string user_agent = "tnode";
+};
+
+// One connected peer, as GET /peers shows it.
+struct PeerView {
+  std::string node_id;         // hex
+  std::string address;         // remote ip:port of the socket
+  std::string listen_address;  // where it accepts peers ("" if it does not listen)
+  std::string direction;       // "inbound" | "outbound"
+  std::string peer_class;      // "masternode" | "static" | "discovered"
+  std::string role;            // what it proved: "masternode" | "regular"
+  bool we_initiated = false;
+  std::uint64_t height = 0;
+  std::string best_hash;
+  double score = 0;
+  std::optional<double> rtt_ms;
+  std::int64_t connected_since_ms = 0;  // unix ms
+  std::uint64_t bytes_in = 0, bytes_out = 0;
+  std::string session;  // the peer's session nonce, hex
+  std::string user_agent;
+};
+
+// One known address, as GET /addrbook shows it.
+struct AddressView {
+  std::string address;
+  std::optional<std::string> node_id;
+  std::string peer_class;
+  std::string source;  // "genesis" | "config" | "gossip" | "inbound" | "admin"
+  bool connected = false;
+  bool self = false;           // it is this node
+  bool wrong_network = false;  // it answered with another genesis/network: never dialled again
+  p2p::AddressSnapshot state;
+  std::optional<std::int64_t> next_dial_in_ms;
+  double score = 0;
+  std::uint64_t total_attempts = 0, total_failures = 0;
+  std::optional<std::int64_t> last_attempt_ms, last_success_ms;  // unix ms
+  std::string last_error;
+  std::vector<std::int64_t> recent_attempts_ms;  // the last kRecentAttempts dial starts, unix ms, oldest first
+};
+
+struct BanView {
+  std::string node_id;
+  std::int64_t until_ms = 0;
+  std::string reason;
+};
+
+struct NetworkCounts {
+  std::size_t inbound = 0, outbound = 0;  // connected peers
+  std::size_t masternodes = 0;            // connected peers that are genesis masternodes
+  std::size_t masternodes_total = 0;      // genesis masternodes other than this node
+  std::size_t handshaking = 0;
+  bool peers_expected = false;  // genesis lists other masternodes, or static peers are configured
+};
+
+class Network {
+ public:
+  Network(boost::asio::io_context& io, NetworkSettings settings, const crypto::KeyPair& key,
+          const chain::GenesisSpec& genesis, store::ChainStore& store, metrics::NodeMetrics& metrics);
+  ~Network();
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  // Binds the listener and starts accepting and dialling. Returns the bound
+  // port. Fails naming the address ("127.0.0.1:24100: address already in use").
+  util::Result<std::uint16_t> start();
+
+  // Stops accepting and dialling, says goodbye (Reject{shutdown}) to every
+  // peer and calls `done` once every connection is closed (at most about
+  // 2 x kLingerTimeout later).
+  void shutdown(std::function<void()> done);
+
+  std::vector<PeerView> peers() const;
+  std::vector<AddressView> addresses() const;
+  std::vector<BanView> bans() const;
+  NetworkCounts counts() const;
+
+  // Admin: dial this address now (added as class static, source admin).
+  util::Result<void> connect(const util::HostPort& address);
+  // Admin: closes connections to this node id (hex) or remote/listen address
+  // with Reject{admin}; returns how many.
+  std::size_t disconnect(const std::string& node_id_or_address);
+  // Admin: bans a node id for `duration` (closing its connections), or lifts
+  // a ban. In memory until the ban list is persisted.
+  void ban(const NodeId& id, Millis duration, const std::string& reason);
+  bool unban(const NodeId& id);
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace core::node

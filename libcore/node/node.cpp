@@ -1,0 +1,177 @@
+#include "libcore/node/node.hpp"
+
+#include <system_error>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "libcore/chain/genesis.hpp"
+#include "libcore/crypto/hash.hpp"
+#include "libcore/crypto/keys.hpp"
+#include "libcore/http/server.hpp"
+#include "libcore/metrics/node_metrics.hpp"
+#include "libcore/node/api.hpp"
+#include "libcore/node/logging.hpp"
+#include "libcore/node/network.hpp"
+#include "libcore/p2p/settings_from_config.hpp"
+#include "libcore/store/chain_store.hpp"
+#include "libcore/util/resources.hpp"
+
+namespace core::node {
+
+namespace {
+
+namespace asio = boost::asio;
+
+util::Result<chain::GenesisSpec> load_genesis(const config::NodeConfig& c) {
+  auto path = c.genesis_path();
+  if (!path)
+    return util::fail(
+        "genesis.file is not set: fetching genesis from a bootstrap node by its hash (genesis.hash alone) is not "
+        "supported by this build; give the node the network's genesis.toml");
+  auto spec = chain::load_genesis_file(*path);
+  if (!spec) return tl::unexpected(spec.error());
+  if (c.genesis_hash) {
+    auto hash = chain::genesis_hash(*spec);
+    if (hash != *c.genesis_hash)
+      return util::fail("genesis.hash " + c.genesis_hash->hex() + " does not match " + path->string() +
+                        " (its hash is " + hash.hex() + ")");
+  }
+  return spec;
+}
+
+// Loads the node key, generating it on first start.
+util::Result<crypto::KeyPair> load_or_create_key(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    auto key = crypto::KeyPair::generate();
+    if (auto saved = crypto::save_key_file(path, key); !saved) return tl::unexpected(saved.error());
+    spdlog::info("generated a new node key in {} (node id {})", path.string(), key.public_key().hex());
+    return key;
+  }
+  return crypto::load_key_file(path);
+}
+
+NetworkSettings network_settings(const config::NodeConfig& c, p2p::Role role, const std::string& version) {
+  NetworkSettings s;
+  s.listen = c.listen;
+  s.external_address = c.external_address;
+  for (const auto& p : c.peers)
+    if (auto a = util::parse_host_port(p)) s.static_peers.push_back(*a);  // validated by the config parser
+  s.max_inbound = c.max_inbound;
+  s.max_outbound = c.max_outbound;
+  s.max_per_ip = c.max_per_ip;
+  s.check_interval = c.check_interval;
+  s.handshake_timeout = c.handshake_timeout;
+  s.ping_interval = c.ping_interval;
+  s.idle_timeout = c.idle_timeout;
+  s.max_message_size = c.max_message_size;
+  s.reconnect = p2p::reconnect_settings_from(c);
+  s.quality = p2p::peer_quality_settings_from(c);
+  s.role = role;
+  s.user_agent = "tnode/" + version;
+  return s;
+}
+
+}  // namespace
+
+util::Result<void> run_node(const NodeOptions& options) {
+  const auto& c = options.config;
+  if (auto ok = configure_logging(c.log_level, c.log_format, options.log_file); !ok) return ok;
+  crypto::init();
+
+  auto genesis = load_genesis(c);
+  if (!genesis) return tl::unexpected(genesis.error());
+  const auto genesis_hash = chain::genesis_hash(*genesis);
+
+  std::error_code ec;
+  std::filesystem::create_directories(c.data_path(), ec);
+  if (ec) return util::fail("node.data_dir " + c.data_path().string() + ": " + ec.message());
+  auto key = load_or_create_key(c.key_path());
+  if (!key) return tl::unexpected(key.error());
+
+  bool genesis_masternode = false;
+  for (const auto& mn : genesis->masternodes) genesis_masternode |= mn.pubkey == key->public_key();
+  if (c.role == config::Role::Masternode && !genesis_masternode)
+    return util::fail("node.role is masternode, but this node's key (" + key->public_key().hex() + ", " +
+                      c.key_path().string() +
+                      ") is not a masternode in the genesis; run as role = \"regular\" or "
+                      "use a masternode's key");
+  const auto role = c.role == config::Role::Masternode ? p2p::Role::Masternode : p2p::Role::Regular;
+
+  util::FdBudget budget;
+  budget.max_inbound = c.max_inbound;
+  budget.max_outbound = c.max_outbound;
+  budget.masternodes = genesis->masternodes.size();
+  budget.max_handshakes = kMaxHandshakes;
+  if (auto ok = util::ensure_fd_capacity(budget); !ok) return ok;
+
+  store::OpenOptions open;
+  open.path = c.chain_path();
+  open.genesis = *genesis;
+  auto store = store::ChainStore::open(open);
+  if (!store) return tl::unexpected(store.error());
+
+  asio::io_context io(1);
+  metrics::NodeMetrics metrics(options.version);
+  metrics.chain_height.set(static_cast<double>((*store)->tip().height));
+  Network network(io, network_settings(c, role, options.version), *key, *genesis, **store, metrics);
+  auto p2p_port = network.start();
+  if (!p2p_port) return tl::unexpected(p2p_port.error());
+
+  ApiContext api{network,
+                 **store,
+                 metrics,
+                 key->public_key().hex(),
+                 p2p::to_string(role).data(),
+                 c.admin_token,
+                 c.ban_duration,
+                 std::chrono::steady_clock::now()};
+  http::Server http_server(io, c.http_listen, make_api(std::move(api)));
+  auto http_port = http_server.start();
+  if (!http_port) {
+    network.shutdown([] {});
+    return util::fail("http.listen " + http_port.error().message);
+  }
+
+  const auto tip = (*store)->tip();
+  spdlog::info("tnode {} started: node {} ({}), network {} genesis {}, height {}, p2p {}:{}, http {}:{}",
+               options.version, key->public_key().hex(), p2p::to_string(role), genesis->network,
+               genesis_hash.short_hex(), tip.height, c.listen.host, *p2p_port, c.http_listen.host, *http_port);
+
+  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal;
+  bool stopping = false;
+  on_signal = [&](const boost::system::error_code& sec, int signo) {
+    if (sec) return;
+    if (signo == SIGHUP) {
+      if (auto ok = configure_logging(c.log_level, c.log_format, options.log_file); !ok)
+        spdlog::error("SIGHUP: cannot reopen the log: {}", ok.error().message);
+      else
+        spdlog::info("SIGHUP: log reopened");
+      signals.async_wait(on_signal);
+      return;
+    }
+    if (stopping) {
+      spdlog::warn("second stop signal: exiting at once");
+      io.stop();
+      return;
+    }
+    stopping = true;
+    spdlog::info("{}: shutting down (saying goodbye to peers)", signo == SIGINT ? "SIGINT" : "SIGTERM");
+    network.shutdown([&] {
+      http_server.stop();
+      signals.cancel();
+      io.stop();
+    });
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+  io.run();
+  store->reset();  // closes RocksDB: the WAL is flushed
+  spdlog::info("tnode stopped");
+  return {};
+}
+
+}  // namespace core::node

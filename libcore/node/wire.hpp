@@ -1,0 +1,157 @@
+#pragma once
+// One peer connection's byte stream as messages, and the handshake on it
+// (DESIGN.md section 5), for the daemon and for tpeer-probe. Internal to
+// the node module and tpeer-probe: it includes Asio and Beast, so keep it out
+// of every header that others include.
+//
+// Failures are values that name their class the way an operator needs it:
+// refused, timeout, reset, unreachable, rejected:<reason> (a Reject from
+// either side), protocol_error. A failure found locally that the peer should
+// hear about carries the Reject to send (`to_send`); the caller sends it with
+// close_gracefully so the peer reads a reason, not a reset.
+//
+// Threads: a WireStream is used from one strand; at most one read and one
+// write may be in flight at a time (Beast's tcp_stream rule).
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <tl/expected.hpp>
+
+#include "libcore/crypto/keys.hpp"
+#include "libcore/p2p/frame.hpp"
+#include "libcore/p2p/handshake.hpp"
+#include "libcore/p2p/messages.hpp"
+#include "libcore/util/address.hpp"
+
+namespace core::node {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// How long a closing side waits for the peer's EOF after sending its reason
+// (DESIGN.md section 5: "drains until EOF (bounded by 1 s)").
+inline constexpr std::chrono::milliseconds kLingerTimeout{1000};
+
+enum class FailureKind { refused, timeout, reset, unreachable, rejected, protocol_error };
+// "refused", "timeout", "reset", "unreachable", "rejected", "protocol_error".
+const char* to_string(FailureKind k);
+
+struct Failure {
+  FailureKind kind = FailureKind::reset;
+  // The reject code's name for rejected and protocol_error ("genesis_mismatch",
+  // "bad_checksum"; a peer's unknown code is "unknown"); empty otherwise.
+  std::string code;
+  std::string detail;    // human-readable: what happened, with the peer's detail
+  bool by_peer = false;  // rejected: the peer sent the Reject (false: we refused them)
+  // The Reject to send before closing, when the failure was found locally.
+  std::optional<p2p::Reject> to_send;
+
+  // "timeout", "rejected:genesis_mismatch", "protocol_error:bad_checksum".
+  std::string label() const;
+  // The bounded reason used in metrics and logs: the code when there is
+  // one, else the kind's name.
+  std::string reason() const { return code.empty() ? to_string(kind) : code; }
+};
+
+// A failure we found: the peer is told `rejection` (kind protocol_error for
+// frame/decoding faults, rejected for policy refusals).
+Failure local_failure(FailureKind kind, const p2p::Rejection& rejection);
+// The class of a socket error in the given step ("connect", "handshake",
+// "read", "write"): connection_refused -> refused; timeouts -> timeout;
+// host/network unreachable -> unreachable; EOF, reset, broken pipe, aborted ->
+// reset; anything else -> reset with the system's message.
+Failure socket_failure(const boost::system::error_code& ec, const std::string& step);
+
+// Resolves and connects, at most until `deadline`. The stream is returned
+// with no expiry set.
+asio::awaitable<tl::expected<tcp::socket, Failure>> connect_to(const util::HostPort& address, SteadyTime deadline);
+
+class WireStream {
+ public:
+  WireStream(tcp::socket socket, std::uint32_t magic, std::size_t max_message_size);
+
+  // Deadline for the reads and writes started from now on (Beast timeouts).
+  void expires_at(SteadyTime deadline) { stream_.expires_at(deadline); }
+  void expires_never() { stream_.expires_never(); }
+
+  // The next message. A frame or payload fault fails with protocol_error and
+  // the Reject to send; socket errors as socket_failure("read"). A Reject
+  // from the peer is returned as a message (the caller decides what it means).
+  asio::awaitable<tl::expected<p2p::Message, Failure>> read_message();
+
+  // Sends a whole frame. Fails as socket_failure("write").
+  asio::awaitable<tl::expected<void, Failure>> write_message(const p2p::Message& message);
+  asio::awaitable<tl::expected<void, Failure>> write_frame(const std::shared_ptr<const codec::Bytes>& frame);
+  // The frame of `message` for this stream's network.
+  std::shared_ptr<const codec::Bytes> frame_of(const p2p::Message& message) const;
+
+  // Sends `reject` (if any, within kLingerTimeout), shuts down the sending
+  // side, reads and discards until the peer's EOF or kLingerTimeout, closes.
+  // For use when no other read or write is in flight. Never fails.
+  asio::awaitable<void> close_gracefully(const std::optional<p2p::Reject>& reject);
+
+  // Discards whatever the peer still sends until EOF or `deadline`.
+  asio::awaitable<void> drain_until(SteadyTime deadline);
+
+  beast::tcp_stream& stream() { return stream_; }
+  tcp::socket& socket() { return stream_.socket(); }
+  void close();  // closes the socket at once; pending operations end with an error
+
+  std::uint64_t bytes_in() const { return bytes_in_; }
+  std::uint64_t bytes_out() const { return bytes_out_; }
+  std::uint32_t magic() const { return magic_; }
+  // Called for each message read or written (type, frame bytes, received?).
+  std::function<void(p2p::MessageType, std::size_t, bool)> on_message;
+
+ private:
+  beast::tcp_stream stream_;
+  std::uint32_t magic_;
+  p2p::FrameDecoder decoder_;
+  std::vector<std::uint8_t> buffer_;
+  std::size_t buffer_begin_ = 0, buffer_end_ = 0;
+  std::uint64_t bytes_in_ = 0, bytes_out_ = 0;
+};
+
+// Coroutines here take their arguments by reference (the caller's frame
+// owns them) and callers pass named objects, never temporaries: GCC 12
+// destroys some temporaries of a co_await full-expression twice.
+
+// Both Hellos of a completed handshake.
+struct HandshakeResult {
+  p2p::Hello ours;    // as sent (signed when we responded)
+  p2p::Hello theirs;  // as received
+};
+
+// The initiator's side: sends `ours` (unsigned; session_nonce set), checks
+// the reply (check_hello, verify_responder_hello) and sends HelloAck. Ends
+// at `deadline` with a timeout failure. A peer's Reject fails with kind
+// rejected, by_peer, its code and detail.
+asio::awaitable<tl::expected<HandshakeResult, Failure>> initiate_handshake(WireStream& wire, const p2p::Hello& ours,
+                                                                           const crypto::KeyPair& key,
+                                                                           const p2p::LocalIdentity& identity,
+                                                                           SteadyTime deadline);
+
+// The responder's node-state checks of a proven-shape initiator Hello
+// (banned, capacity, ...): a Rejection refuses it.
+using AdmitFn = std::function<std::optional<p2p::Rejection>(const p2p::Hello& theirs)>;
+
+// The responder's side: reads the initiator's Hello, checks it
+// (check_initiator_hello, check_hello, then `admit`), replies with `ours`
+// signed over both nonces, and verifies the HelloAck.
+asio::awaitable<tl::expected<HandshakeResult, Failure>> respond_handshake(WireStream& wire, const p2p::Hello& ours,
+                                                                          const crypto::KeyPair& key,
+                                                                          const p2p::LocalIdentity& identity,
+                                                                          const AdmitFn& admit, SteadyTime deadline);
+
+}  // namespace core::node
