@@ -1,5 +1,6 @@
 #include "tgenesis/tgenesis.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -229,6 +230,10 @@ int cmd_testnet(const Settings& s) {
     cfg.http_listen = {"127.0.0.1", static_cast<std::uint16_t>(peer_port(i) + 1)};
     for (std::uint32_t j = 1; j <= s.nodes; ++j)
       if (j != i) cfg.peers.push_back("127.0.0.1:" + std::to_string(peer_port(j)));
+    // Every node of a loopback testnet connects from 127.0.0.1: the per-IP
+    // cap must admit all of them, and inbound slots must hold them all.
+    cfg.max_per_ip = std::max(cfg.max_per_ip, s.nodes);
+    cfg.max_inbound = std::max(cfg.max_inbound, s.nodes);
     cfg.genesis_file = "../genesis.toml";
     cfg.bootstrap_node = i == 1;
     if (auto w = core::util::write_file_atomic(node_dir / "tnode.toml", core::config::to_toml(cfg)); !w)

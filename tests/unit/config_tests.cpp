@@ -554,3 +554,59 @@ TEST_CASE("a genesis hash alone clears the genesis file", "[unit][config]") {
   expect_error("[genesis]\nhash = \"" + hex + "\"\nbootstrap_node = true\n", "genesis.bootstrap_node",
                "needs genesis.file");
 }
+
+// ------------------------------------------------------------ --set overrides
+
+TEST_CASE("command-line overrides change exactly the keys they name", "[unit][config]") {
+  NodeConfig base = parse_ok("[network]\nmax_inbound = 10\n");
+  auto c = core::config::apply_overrides(
+      base, {"network.max_inbound=16", "reconnect.base_delay=250ms", "node.role=masternode",
+             "network.peers=[\"127.0.0.1:24102\", \"[::1]:24104\"]", "genesis.bootstrap_node=false",
+             "http.admin_token=s3cret \"quoted\""});
+  REQUIRE(c);
+  CHECK(c->max_inbound == 16);
+  CHECK(c->base_delay == Millis(250));
+  CHECK(c->role == Role::Masternode);
+  CHECK(c->peers == std::vector<std::string>{"127.0.0.1:24102", "[::1]:24104"});
+  CHECK(c->admin_token == "s3cret \"quoted\"");
+  // Everything else is unchanged, including where relative paths resolve.
+  NodeConfig expected = base;
+  expected.max_inbound = 16;
+  expected.base_delay = Millis(250);
+  expected.role = Role::Masternode;
+  expected.peers = c->peers;
+  expected.admin_token = c->admin_token;
+  CHECK(core::config::to_toml(*c) == core::config::to_toml(expected));
+  CHECK(c->base_dir == base.base_dir);
+}
+
+TEST_CASE("a later override of the same key wins", "[unit][config]") {
+  auto c = core::config::apply_overrides(NodeConfig{}, {"network.max_outbound=3", "network.max_outbound=5"});
+  REQUIRE(c);
+  CHECK(c->max_outbound == 5);
+}
+
+TEST_CASE("bad overrides are refused naming the key and the problem", "[unit][config]") {
+  struct Case {
+    std::string assignment;
+    std::string expected;
+  };
+  const Case cases[] = {
+      {"max_inbound=3", "expected SECTION.KEY=VALUE"},
+      {"network.max_inbound", "expected SECTION.KEY=VALUE"},
+      {"netwrk.max_inbound=3", "unknown section 'netwrk'"},
+      {"network.max_inbund=3", "unknown key 'network.max_inbund'"},
+      {"network.max_inbound=-1", "network.max_inbound"},
+      {"network.max_inbound=lots", "network.max_inbound"},
+      {"reconnect.base_delay=soon", "reconnect.base_delay"},
+      {"network.listen=nowhere", "network.listen"},
+      {"network.ping_interval=5m", "network.ping_interval"},  // must stay below idle_timeout
+      {"node.role=boss", "node.role"},
+  };
+  for (const auto& k : cases) {
+    INFO(k.assignment);
+    auto c = core::config::apply_overrides(NodeConfig{}, {k.assignment});
+    REQUIRE_FALSE(c);
+    CHECK_THAT(c.error().message, Contains(k.expected));
+  }
+}
