@@ -132,6 +132,7 @@ http::Router make_api(ApiContext ctx) {
     c->metrics.uptime_seconds.set(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - c->started_at).count());
     c->metrics.chain_height.set(static_cast<double>(c->store.tip().height));
+    c->network.update_gauges();
     http::Response resp;
     resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
     resp.body = c->metrics.render();

@@ -1053,6 +1053,14 @@ NetworkCounts Network::counts() const {
   return n;
 }
 
+void Network::update_gauges() {
+  const auto now = steady_now();
+  std::size_t open = 0;
+  for (const auto& [k, e] : impl_->book)
+    if (e.state.breaker(now) == p2p::BreakerState::Open) ++open;
+  impl_->m.breakers_open.set(static_cast<double>(open));
+}
+
 util::Result<void> Network::connect(const util::HostPort& address) {
   auto* e = impl_->add_address(address, PeerClass::Static, "admin");
   if (!e) return util::fail("address book full");

@@ -144,6 +144,9 @@ class Network {
   std::vector<AddressView> addresses() const;
   std::vector<BanView> bans() const;
   NetworkCounts counts() const;
+  // Brings the gauges computed from the address book (tnode_breakers_open)
+  // up to date; called before /metrics renders.
+  void update_gauges();
 
   // Admin: dial this address now (added as class static, source admin).
   util::Result<void> connect(const util::HostPort& address);

@@ -51,6 +51,7 @@ BINARIES = {
     "tpeer-probe": "apps/tpeer-probe",
     "tforge": "tests/tools/tforge",
     "http_echo_server": "tests/tools/http_echo_server",
+    "wire_responder": "tests/tools/wire_responder",
 }
 
 

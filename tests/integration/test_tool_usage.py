@@ -4,6 +4,7 @@ stderr with what to fix, and --json output that parses."""
 
 import os
 import re
+import socket
 
 from harness import TestRun, expect, expect_eq, expect_in, expect_rc, forge_chain, testnet
 
@@ -11,6 +12,7 @@ t = TestRun("tool usage")
 TOOLS = {
     "tgenesis": ["keygen", "new", "hash", "verify", "show", "testnet"],
     "tchain": ["info", "block", "headers", "verify", "export", "import", "diff"],
+    "tpeer-probe": ["connect", "health", "stress", "local"],
 }
 state = {}
 
@@ -74,6 +76,17 @@ def usage_errors_exit_2():
         ("tchain", ["--data-dir", d, "import"]),
         ("tchain", ["diff", d]),
         ("tchain", ["--data-dir", d, "headers", "--count", "many"]),
+        ("tpeer-probe", ["frobnicate"]),
+        ("tpeer-probe", []),
+        ("tpeer-probe", ["connect"]),
+        ("tpeer-probe", ["connect", "--timeout", "soon", "127.0.0.1"]),
+        ("tpeer-probe", ["connect", "--genesis", os.path.join(d, "genesis.toml"), "127.0.0.1"]),
+        ("tpeer-probe", ["connect", "--genesis", "g.toml", "--genesis-hash", "ab" * 32, "127.0.0.1"]),
+        ("tpeer-probe", ["health"]),
+        ("tpeer-probe", ["stress", "127.0.0.1"]),
+        ("tpeer-probe", ["stress", "--connections", "none", "127.0.0.1"]),
+        ("tpeer-probe", ["local", "--port", "70000"]),
+        ("tpeer-probe", ["local", "--config", os.path.join(d, "tnode.toml")]),
     ]
     for tool, args in cases:
         r = t.tool(tool, *args)
@@ -82,7 +95,7 @@ def usage_errors_exit_2():
         expect_eq(r.stdout, "", f"stdout of `{r.command()}`")
     expect(not os.path.exists(d), f"usage errors to create nothing at {d}", "it exists")
     # A mistyped command is named as such, not reported as a missing one.
-    for tool, args in (("tgenesis", ["frobnicate"]), ("tchain", ["--data-dir", d, "inf"])):
+    for tool, args in (("tgenesis", ["frobnicate"]), ("tchain", ["--data-dir", d, "inf"]), ("tpeer-probe", ["conect"])):
         r = t.tool(tool, *args)
         expect_in(f"unknown command '{args[-1]}'", r.stderr, f"stderr of `{r.command()}`")
 
@@ -166,5 +179,25 @@ def json_parses():
 
 
 t.check("--json output of info, verify, block, headers, export, diff and tgenesis commands parses", json_parses)
+
+
+def probe_json_parses():
+    # A closed port fails (exit 1) but still prints its JSON report.
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    for args in (["--json", "connect", f"127.0.0.1:{port}"], ["connect", f"127.0.0.1:{port}", "--json"]):
+        r = t.tool("tpeer-probe", *args)
+        expect_rc(r, 1)
+        expect_eq(r.json()["targets"][0]["class"], "refused", f"tpeer-probe {' '.join(args)} (class)")
+    for args in (["--json", "local"], ["local", "--json"]):
+        r = t.tool("tpeer-probe", *args)
+        j = r.json()
+        expect_rc(r, 0 if j.get("ok") else 1)
+        expect("fd_limits" in j and "ephemeral_ports" in j, f"tpeer-probe {' '.join(args)} to report limits", j)
+
+
+t.check("tpeer-probe --json (before or after the command) parses, also when a target fails", probe_json_parses)
 
 t.finish()

@@ -1,0 +1,48 @@
+#pragma once
+// tpeer-probe: connectivity tester for operators and scripts (DESIGN.md
+// section 10). connect: TCP connect, handshake and ping against nodes, each
+// step timed and any failure classified; health: a node's GET /health;
+// stress: many handshakes against one node; local: this host's open-file
+// limits, sockets on the node port and the ephemeral port range.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/app.hpp"
+
+namespace tpeer_probe {
+
+// Default ports of a node (DESIGN.md sections 5 and 8).
+inline constexpr std::uint16_t kDefaultPeerPort = 24100;
+inline constexpr std::uint16_t kDefaultHttpPort = 24101;
+
+struct Settings {
+  std::string command;  // connect | health | stress | local
+  bool json = false;
+
+  std::vector<std::string> targets;  // connect: HOST[:PORT]...
+  std::string target;                // health: URL or HOST[:PORT]; stress: HOST[:PORT]
+  std::string timeout = "5s";        // connect, stress: per step; health: the request
+
+  // The network to handshake on (connect, stress): --genesis FILE, or
+  // --config FILE (its [genesis]), or --network NAME with --genesis-hash HEX.
+  std::string genesis_file;
+  std::string config_file;  // also local: the node whose needs are checked
+  std::string network;
+  std::string genesis_hash;
+
+  std::uint64_t connections = 100;  // stress: handshakes in total
+  std::uint64_t concurrency = 8;    // stress: at most this many at once
+
+  std::uint16_t port = kDefaultPeerPort;  // local
+  bool port_given = false;                // local: --port was given (overrides --config)
+};
+
+// Runs one command; returns the exit code (0 all good, 1 a target failed,
+// 2 usage or configuration error). Prints results on stdout and errors on
+// stderr. Runs its own io_context on the calling thread.
+int run_tpeer_probe(const Settings& s);
+int tpeer_probe_main(int argc, char** argv);
+
+}  // namespace tpeer_probe
