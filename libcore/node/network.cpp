@@ -196,6 +196,12 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
   std::map<std::string, AddressEntry> book;
   std::map<NodeId, Ban> bans;
   std::set<NodeId> masternode_ids;
+  struct FailureLog {
+    std::optional<Clock::time_point> last;
+    std::uint64_t suppressed = 0;
+  };
+  std::map<std::string, FailureLog> inbound_failure_log;  // by remote IP, bounded
+  std::size_t refusing = 0;                               // refused connections still saying why
   bool had_peers = false;
 
   // ------------------------------------------------------------ helpers
@@ -382,21 +388,32 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
       else if (inbound_from(c->remote_ip, true) >= s.max_per_ip)
         refusal = p2p::Rejection{RejectCode::per_ip_limit, "too many handshakes from " + c->remote_ip +
                                                                " (max_per_ip " + std::to_string(s.max_per_ip) + ")"};
-      connections.insert(c);
       if (refusal) {
+        // A refused connection holds no handshake slot. Past kMaxRefusing
+        // of them at once the reason is dropped too: the socket just closes.
+        if (refusing >= kMaxRefusing) {
+          count_handshake_failure(std::string(p2p::to_string(refusal->code)));
+          c->wire.close();
+          continue;
+        }
+        c->state = Connection::State::Closing;
+        connections.insert(c);
         asio::co_spawn(io, refuse(c, *refusal), asio::detached);
         continue;
       }
+      connections.insert(c);
       asio::co_spawn(io, run_inbound(c), [](std::exception_ptr e) { log_spawn_failure(e, "p2p connection"); });
     }
   }
 
   asio::awaitable<void> refuse(ConnectionPtr c, p2p::Rejection why) {
     auto self = shared_from_this();
-    count_handshake_failure(why.code == RejectCode::capacity ? "capacity" : "per_ip_limit");
-    spdlog::info("p2p: refused {}: {} ({})", c->describe(), p2p::to_string(why.code), why.detail);
-    const std::optional<p2p::Reject> reject = p2p::make_reject(why);
-    co_await c->wire.close_gracefully(reject);
+    ++refusing;
+    const Failure f = local_failure(FailureKind::rejected, why);
+    count_handshake_failure(f.reason());
+    log_inbound_failure(c->remote_ip, c->describe(), f);
+    co_await c->wire.close_gracefully(f.to_send);
+    --refusing;
     forget(c);
   }
 
@@ -546,7 +563,9 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
       spdlog::info("p2p: {} is this node itself; it will not be dialled again", k);
       return;
     }
-    if (f.kind == FailureKind::rejected && is_wrong_network(f.code)) {
+    // A reply in another network's framing (bad magic) is another network too.
+    if ((f.kind == FailureKind::rejected && is_wrong_network(f.code)) ||
+        (f.kind == FailureKind::protocol_error && f.code == "bad_magic")) {
       e->wrong_network = true;
       spdlog::warn("p2p: {} is on another network ({}); it will not be dialled again", k, f.detail);
       return;
@@ -586,14 +605,36 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
 
   asio::awaitable<void> handshake_failed(const ConnectionPtr& c, const Failure& f) {
     count_handshake_failure(f.reason());
-    const bool quiet = f.kind == FailureKind::rejected && (f.code == "self" || f.code == "shutdown");
-    if (quiet)
-      spdlog::debug("p2p: handshake with {} failed: {} ({})", c->describe(), f.label(), f.detail);
-    else
-      spdlog::info("p2p: handshake with {} failed: {} ({})", c->describe(), f.label(), f.detail);
-    if (c->outbound) dial_failed(c->dial_key, f);
+    // Outbound failures are summarised per address by dial_failed; inbound
+    // ones per remote IP here, so neither a dead peer nor a flood of bad
+    // connections writes a line per attempt.
+    spdlog::debug("p2p: handshake with {} failed: {} ({})", c->describe(), f.label(), f.detail);
+    if (c->outbound)
+      dial_failed(c->dial_key, f);
+    else if (!(f.kind == FailureKind::rejected && (f.code == "self" || f.code == "shutdown")))
+      log_inbound_failure(c->remote_ip, c->describe(), f);
+    // No longer a handshake in progress: it does not hold a handshake slot
+    // while it says goodbye.
+    c->state = Connection::State::Closing;
     co_await c->wire.close_gracefully(f.to_send);
     forget(c);
+  }
+
+  void log_inbound_failure(const std::string& ip, const std::string& who, const Failure& f) {
+    const auto now = steady_now();
+    if (inbound_failure_log.size() > kMaxAddressBook) inbound_failure_log.clear();  // bounded
+    auto& entry = inbound_failure_log[ip];
+    if (entry.last && now - *entry.last < kFailureLogPeriod) {
+      ++entry.suppressed;
+      return;
+    }
+    if (entry.suppressed > 0)
+      spdlog::info("p2p: inbound handshake from {} failed: {} ({}); {} more failures from {} since last report", who,
+                   f.label(), f.detail, entry.suppressed, ip);
+    else
+      spdlog::info("p2p: inbound handshake from {} failed: {} ({})", who, f.label(), f.detail);
+    entry.last = now;
+    entry.suppressed = 0;
   }
 
   void forget(const ConnectionPtr& c) {

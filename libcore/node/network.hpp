@@ -43,7 +43,8 @@ using Millis = std::chrono::milliseconds;
 
 // Connection limits that tnode.toml does not set (DESIGN.md section 6 fixes
 // them); each documented in tnode.toml(5).
-inline constexpr std::size_t kMaxHandshakes = 32;                      // handshakes in progress
+inline constexpr std::size_t kMaxHandshakes = 32;  // handshakes in progress
+inline constexpr std::size_t kMaxRefusing = 64;    // refused connections being told why; beyond it they are just closed
 inline constexpr std::size_t kSendQueueLimit = std::size_t{16} << 20;  // bytes queued per peer
 inline constexpr std::size_t kMaxAddressBook = 1024;                   // known addresses
 inline constexpr std::size_t kPeersPerReply = 256;                     // entries in one Peers reply

@@ -17,6 +17,8 @@ import socket
 import struct
 import threading
 
+import nodes
+from nodes import closed_port
 from harness import (CheckFailed, SetupError, TestRun, binary, expect, expect_eq, expect_in, expect_rc, poll,
                      testnet)
 
@@ -60,30 +62,10 @@ def expect_step_names(target, names):
 # ----------------------------------------------------------------- listeners
 
 
-def closed_port():
-    """A loopback port nothing listens on (bound once, then released)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def read_frame(conn):
     """One wire frame from conn: (magic, type, payload)."""
-    header = recv_exactly(conn, 14)
-    magic, mtype, length, _checksum = struct.unpack("<IHII", header)
-    return magic, mtype, recv_exactly(conn, length)
-
-
-def recv_exactly(conn, n):
-    data = b""
-    while len(data) < n:
-        chunk = conn.recv(n - len(data))
-        if not chunk:
-            raise EOFError(f"connection closed after {len(data)} of {n} bytes")
-        data += chunk
-    return data
+    magic, mtype, _length, _checksum, payload = nodes.read_frame(conn)
+    return magic, mtype, payload
 
 
 class Listener:
