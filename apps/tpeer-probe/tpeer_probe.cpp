@@ -43,6 +43,7 @@ namespace bhttp = boost::beast::http;
 namespace p2p = core::p2p;
 using core::node::Failure;
 using core::node::FailureKind;
+using core::node::rejected_by_peer;
 using core::node::WireStream;
 using core::util::HostPort;
 using core::util::Millis;
@@ -225,15 +226,6 @@ struct Step {
   std::optional<Failure> failure;
   std::string skip_reason;
 };
-
-Failure rejected_by_peer(const p2p::Reject& r) {
-  Failure f;
-  f.kind = FailureKind::rejected;
-  f.by_peer = true;
-  f.code = std::string(r.code_name());
-  f.detail = r.detail.empty() ? f.code : r.detail;
-  return f;
-}
 
 // How a failure is explained to a human: whose decision a rejection was.
 std::string explain(const Failure& f) {

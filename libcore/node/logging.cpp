@@ -24,9 +24,9 @@ class JsonFormatter final : public spdlog::formatter {
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
     nlohmann::ordered_json line = {{"time", util::format_rfc3339(ms)},
-                           {"level", std::string(spdlog::level::to_string_view(msg.level).data(),
-                                                 spdlog::level::to_string_view(msg.level).size())},
-                           {"msg", std::string(msg.payload.data(), msg.payload.size())}};
+                                   {"level", std::string(spdlog::level::to_string_view(msg.level).data(),
+                                                         spdlog::level::to_string_view(msg.level).size())},
+                                   {"msg", std::string(msg.payload.data(), msg.payload.size())}};
     auto text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     dest.append(text.data(), text.data() + text.size());
     dest.push_back('\n');

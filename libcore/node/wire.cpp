@@ -61,6 +61,15 @@ Failure local_failure(FailureKind kind, const p2p::Rejection& rejection) {
   return f;
 }
 
+Failure rejected_by_peer(const p2p::Reject& r) {
+  Failure f;
+  f.kind = FailureKind::rejected;
+  f.by_peer = true;
+  f.code = std::string(r.code_name());
+  f.detail = r.detail.empty() ? f.code : r.detail;
+  return f;
+}
+
 Failure socket_failure(const boost::system::error_code& ec, const std::string& step) {
   namespace err = asio::error;
   Failure f;
@@ -194,16 +203,6 @@ asio::awaitable<void> WireStream::close_gracefully(const std::optional<p2p::Reje
 // ------------------------------------------------------------------ handshake
 
 namespace {
-
-// A Reject received during the handshake.
-Failure rejected_by_peer(const p2p::Reject& r) {
-  Failure f;
-  f.kind = FailureKind::rejected;
-  f.by_peer = true;
-  f.code = std::string(r.code_name());
-  f.detail = r.detail.empty() ? f.code : r.detail;
-  return f;
-}
 
 Failure out_of_order(const char* expected, const p2p::Message& got) {
   return local_failure(

@@ -67,6 +67,8 @@ struct Failure {
 // A failure we found: the peer is told `rejection` (kind protocol_error for
 // frame/decoding faults, rejected for policy refusals).
 Failure local_failure(FailureKind kind, const p2p::Rejection& rejection);
+// A Reject the peer sent: kind rejected, by_peer, its code name and detail.
+Failure rejected_by_peer(const p2p::Reject& r);
 // The class of a socket error in the given step ("connect", "handshake",
 // "read", "write"): connection_refused -> refused; timeouts -> timeout;
 // host/network unreachable -> unreachable; EOF, reset, broken pipe, aborted ->
