@@ -3,22 +3,85 @@
 #include <filesystem>
 #include <iostream>
 
+#include "libcore/chain/block.hpp"
+#include "libcore/chain/genesis.hpp"
 #include "libcore/config/node_config.hpp"
+#include "libcore/crypto/keys.hpp"
 #include "libcore/node/node.hpp"
 #include "libcore/store/chain_store.hpp"
+#include "libcore/util/files.hpp"
+#include "libcore/util/time.hpp"
+#include "libcore/util/units.hpp"
 
 namespace tnode {
 
 namespace {
 
 constexpr const char* kTool = "tnode";
+constexpr const char* kDefaultDevDir = "~/.local/share/tnode/dev";
+constexpr const char* kDefaultDevBlockTime = "1s";
 
 }  // namespace
 
-int run_tnode(const Settings& s) {
+core::util::Result<std::filesystem::path> prepare_dev(const std::filesystem::path& dir, const std::string& block_time) {
+  namespace fs = std::filesystem;
+  const auto config_path = dir / "tnode.toml";
+  std::error_code ec;
+  if (fs::exists(config_path, ec)) {
+    if (!block_time.empty())
+      std::cerr << "tnode: note: --block-time applies only to a new dev network; " << dir.string()
+                << " keeps the block time of its genesis\n";
+    return config_path;
+  }
+  fs::create_directories(dir, ec);
+  if (ec) return core::util::fail("--data-dir " + dir.string() + ": " + ec.message());
+  auto slot = core::util::parse_duration(block_time.empty() ? kDefaultDevBlockTime : block_time);
+  if (!slot) return core::util::fail("--block-time: " + slot.error().message);
+
+  const auto key_path = dir / "node.key";
+  core::util::Result<core::crypto::KeyPair> key =
+      fs::exists(key_path, ec) ? core::crypto::load_key_file(key_path) : core::crypto::KeyPair::generate();
+  if (!key) return tl::unexpected(key.error());
+  if (!fs::exists(key_path, ec))
+    if (auto saved = core::crypto::save_key_file(key_path, *key); !saved) return tl::unexpected(saved.error());
+
+  core::chain::GenesisSpec spec;
+  spec.network = "dev";
+  spec.timestamp_ms = core::util::now_ms() / 1000 * 1000;
+  spec.block_time_ms = slot->count();
+  spec.masternodes.push_back({"dev", key->public_key(), ""});
+  if (auto ok = core::chain::validate(spec); !ok) return core::util::fail("--block-time: " + ok.error().message);
+  if (auto ok = core::util::write_file_atomic(dir / "genesis.toml", core::chain::to_toml(spec)); !ok)
+    return tl::unexpected(ok.error());
+
+  core::config::NodeConfig c;
+  c.data_dir = ".";
+  c.role = core::config::Role::Masternode;
+  c.listen = {"127.0.0.1", 24100};
+  c.http_listen = {"127.0.0.1", 24101};
+  c.genesis_file = "genesis.toml";
+  if (auto ok = core::util::write_file_atomic(config_path, core::config::to_toml(c)); !ok)
+    return tl::unexpected(ok.error());
+  std::cerr << "tnode: created a development network in " << dir.string() << " (genesis "
+            << core::chain::genesis_hash(spec).hex() << ", block time " << core::util::format_duration(*slot) << ")\n";
+  return config_path;
+}
+
+int run_tnode(const Settings& settings) {
+  Settings s = settings;
+  if (s.dev) {
+    if (!s.config.empty()) return app::report_error(kTool, "--dev and --config exclude each other", app::kUsage);
+    const auto dir =
+        std::filesystem::absolute(core::util::expand_home(s.dev_dir.empty() ? std::string(kDefaultDevDir) : s.dev_dir));
+    auto config = prepare_dev(dir, s.block_time);
+    if (!config) return app::report_error(kTool, config.error().message, app::kFailure);
+    s.config = config->string();
+  } else if (!s.block_time.empty()) {
+    return app::report_error(kTool, "--block-time needs --dev (a network's block time is in its genesis)", app::kUsage);
+  }
   if (s.config.empty())
-    return app::report_error(kTool, "no configuration: give --config FILE (tgenesis testnet writes one per node)",
-                             app::kUsage);
+    return app::report_error(
+        kTool, "no configuration: give --config FILE (tgenesis testnet writes one per node), or --dev", app::kUsage);
   auto config = core::config::load_node_config(s.config);
   if (!config) return app::report_error(kTool, config.error().message, app::kUsage);
   auto resolved = core::config::apply_overrides(*config, s.overrides);
@@ -58,6 +121,10 @@ int tnode_main(int argc, char** argv) {
   cli.add_option("--log-format", log_format, "Override log.format")->check(CLI::IsMember({"text", "json"}));
   cli.add_option("--log-file", s.log_file, "Log to this file instead of stderr (reopened on SIGHUP)");
   cli.add_flag("--check-config", s.check_config, "Print the resolved configuration and exit");
+  cli.add_flag("--dev", s.dev,
+               "Run a one-node development network in --data-dir (default ~/.local/share/tnode/dev): created on "
+               "first use, resumed after");
+  cli.add_option("--block-time", s.block_time, "With --dev: slot length of a new dev network (default 1s)");
   if (auto code = app::parse_cli(cli, argc, argv)) return *code;
 
   // The shorthand flags are --set overrides, applied after the generic ones.
@@ -65,7 +132,10 @@ int tnode_main(int argc, char** argv) {
     if (!value.empty()) s.overrides.push_back(std::string(key) + "=" + value);
   };
   if (!data_dir.empty()) data_dir = std::filesystem::absolute(data_dir).string();
-  set("node.data_dir", data_dir);
+  if (s.dev)
+    s.dev_dir = data_dir;  // the dev network's directory, where its tnode.toml says data_dir = "."
+  else
+    set("node.data_dir", data_dir);
   set("network.listen", listen);
   set("http.listen", http_listen);
   set("node.role", role);

@@ -23,6 +23,18 @@ enum class BlockFault {
   BadCoinbase,           // first tx must be the only coinbase, paying the producer
 };
 
+inline constexpr BlockFault kAllBlockFaults[] = {BlockFault::Malformed,
+                                                 BlockFault::BadVersion,
+                                                 BlockFault::UnknownParent,
+                                                 BlockFault::BadHeight,
+                                                 BlockFault::SlotNotAfterParent,
+                                                 BlockFault::WrongProducer,
+                                                 BlockFault::TimestampOutsideSlot,
+                                                 BlockFault::FromTheFuture,
+                                                 BlockFault::BadSignature,
+                                                 BlockFault::BadTxRoot,
+                                                 BlockFault::BadCoinbase};
+
 // Stable lower-case name, as shown in logs, metrics and tool output.
 const char* to_string(BlockFault f);
 

@@ -1,5 +1,6 @@
 #include "libcore/metrics/node_metrics.hpp"
 
+#include "libcore/chain/validation.hpp"
 #include "libcore/p2p/dial_policy.hpp"
 #include "libcore/p2p/messages.hpp"
 
@@ -20,6 +21,8 @@ const std::vector<std::string_view> kNodeMetricNames = {
     "tnode_blocks_produced_total",
     "tnode_blocks_received_total",
     "tnode_reorgs_total",
+    "tnode_invalid_blocks_total",
+    "tnode_sync_stalls_total",
     "tnode_bans_active",
     "tnode_breakers_open",
     "tnode_messages_total",
@@ -59,6 +62,13 @@ NodeMetrics::NodeMetrics(std::string_view version)
       blocks_received(
           registry.counter("tnode_blocks_received_total", "Valid blocks received from peers and accepted.").with()),
       reorgs(registry.counter("tnode_reorgs_total", "Times the chain tip moved to another branch.").with()),
+      invalid_blocks(registry.counter("tnode_invalid_blocks_total",
+                                      "Invalid headers or blocks received from peers (never stored), by fault.",
+                                      {"reason"})),
+      sync_stalls(registry
+                      .counter("tnode_sync_stalls_total",
+                               "Sync requests a peer did not answer within its stall timeout (re-issued elsewhere).")
+                      .with()),
       bans_active(registry.gauge("tnode_bans_active", "Peers currently banned.").with()),
       breakers_open(registry.gauge("tnode_breakers_open", "Addresses whose circuit breaker is open.").with()),
       messages(registry.counter("tnode_messages_total", "P2P messages, by message type and direction.",
@@ -81,6 +91,7 @@ NodeMetrics::NodeMetrics(std::string_view version)
     messages.with({std::string(p2p::to_string(type)), std::string(kReceived)});
     messages.with({std::string(p2p::to_string(type)), std::string(kSent)});
   }
+  for (auto fault : chain::kAllBlockFaults) invalid_blocks.with({chain::to_string(fault)});
   bytes.with({std::string(kReceived)});
   bytes.with({std::string(kSent)});
   build_info.with({std::string(version)}).set(1);

@@ -15,6 +15,7 @@
 //   type       p2p::to_string(MessageType): "hello", "get_headers", ...
 //   peer       the peer's node id, hex; remove() the series when it leaves
 //   version    the build's version string
+//   reason     (invalid blocks) chain::to_string(BlockFault): "bad_signature", ...
 
 #include <array>
 #include <string>
@@ -71,6 +72,8 @@ struct NodeMetrics {
   Counter& blocks_produced;             // tnode_blocks_produced_total
   Counter& blocks_received;             // tnode_blocks_received_total
   Counter& reorgs;                      // tnode_reorgs_total
+  Family<Counter>& invalid_blocks;      // tnode_invalid_blocks_total{reason}
+  Counter& sync_stalls;                 // tnode_sync_stalls_total
   Gauge& bans_active;                   // tnode_bans_active
   Gauge& breakers_open;                 // tnode_breakers_open
   Family<Counter>& messages;            // tnode_messages_total{type,direction}

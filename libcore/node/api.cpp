@@ -110,7 +110,8 @@ http::Router make_api(ApiContext ctx) {
   r.add("GET", "/health", [c = shared](const http::Request&) {
     const auto n = c->network.counts();
     const auto tip = c->store.tip();
-    const bool syncing = false;  // headers-first sync reports here once it runs
+    const auto sync = c->network.sync_status();
+    const bool syncing = sync.syncing;
     auto v = health_verdict(n.inbound + n.outbound, n.peers_expected, n.masternodes + (c->role == "masternode" ? 1 : 0),
                             n.masternodes_total + (c->role == "masternode" ? 1 : 0), syncing);
     json body = {
@@ -122,6 +123,11 @@ http::Router make_api(ApiContext ctx) {
         {"role", c->role},
         {"peers", {{"inbound", n.inbound}, {"outbound", n.outbound}, {"masternodes", n.masternodes}}},
         {"syncing", syncing},
+        {"sync",
+         {{"target_height", sync.target_height},
+          {"pending_headers", sync.pending_headers},
+          {"blocks_in_flight", sync.blocks_in_flight},
+          {"stalls", sync.stalls}}},
         {"uptime_s",
          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - c->started_at).count()}};
     if (!v.reason.empty()) body["reason"] = v.reason;

@@ -170,7 +170,10 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
         m(node_metrics),
         acceptor(io_context),
         dial_timer(io_context),
-        rng(std::random_device{}()) {
+        sync_timer(io_context),
+        production_timer(io_context),
+        rng(std::random_device{}()),
+        sync(chain_store, node_metrics, s.sync, sync_hooks()) {
     for (const auto& mn : genesis.masternodes) masternode_ids.insert(mn.pubkey);
   }
 
@@ -185,6 +188,8 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
   metrics::NodeMetrics& m;
   tcp::acceptor acceptor;
   asio::steady_timer dial_timer;
+  asio::steady_timer sync_timer;
+  asio::steady_timer production_timer;
   std::mt19937_64 rng;
   std::uint16_t port = 0;
   bool started = false;
@@ -203,6 +208,8 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
   std::map<std::string, FailureLog> inbound_failure_log;  // by remote IP, bounded
   std::size_t refusing = 0;                               // refused connections still saying why
   bool had_peers = false;
+  ChainSync sync;               // after everything its hooks use
+  bool skipping_slots = false;  // production paused while a better chain downloads (logged once)
 
   // ------------------------------------------------------------ helpers
   NodeId own_id() const { return key.public_key(); }
@@ -351,6 +358,9 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
     m.connections_max.set(static_cast<double>(s.max_inbound + s.max_outbound + masternode_ids.size()));
     asio::co_spawn(io, accept_loop(), [](std::exception_ptr e) { log_spawn_failure(e, "p2p accept loop"); });
     asio::co_spawn(io, dial_loop(), [](std::exception_ptr e) { log_spawn_failure(e, "p2p dialler"); });
+    asio::co_spawn(io, sync_loop(), [](std::exception_ptr e) { log_spawn_failure(e, "chain sync"); });
+    if (s.produce)
+      asio::co_spawn(io, production_loop(), [](std::exception_ptr e) { log_spawn_failure(e, "block production"); });
     return port;
   }
 
@@ -442,9 +452,15 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
   asio::awaitable<void> run_inbound(ConnectionPtr c) {
     auto self = shared_from_this();
     const auto started_at = steady_now();
+    const auto deadline = started_at + s.handshake_timeout;
+    auto first = co_await c->wire.peek_magic(deadline);
+    if (first && *first == kGenesisRequestMagic) {
+      co_await serve_genesis(c, deadline);
+      co_return;
+    }
     const p2p::Hello hello = our_hello();
     const AdmitFn admit_fn = [this, raw = c.get()](const p2p::Hello& h) { return admit(*raw, h); };
-    auto result = co_await respond_handshake(c->wire, hello, key, identity, admit_fn, started_at + s.handshake_timeout);
+    auto result = co_await respond_handshake(c->wire, hello, key, identity, admit_fn, deadline);
     if (!result) {
       co_await handshake_failed(c, result.error());
       co_return;
@@ -747,6 +763,7 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
     c->connected_since_ms = util::now_ms();
     set_connection_gauge(c, +1);
     m.peer_height.with({c->id.hex()}).set(static_cast<double>(c->theirs.best_height));
+    sync.add_peer(c->id, chain::TipRef{c->theirs.best_height, c->theirs.best_hash}, steady_now());
     spdlog::info("p2p: connected {} {} {} at {} (height {}, {})", c->direction(), p2p::to_string(c->peer_class),
                  c->id.short_hex(), join_host_port(c->remote_ip, c->remote_port), c->theirs.best_height,
                  c->theirs.user_agent);
@@ -787,7 +804,10 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
     auto it = peers_by_id.find(c->id);
     if (it != peers_by_id.end() && it->second == c) peers_by_id.erase(it);
     set_connection_gauge(c, -1);
-    if (!peers_by_id.count(c->id)) m.peer_height.remove({c->id.hex()});
+    if (!peers_by_id.count(c->id)) {
+      m.peer_height.remove({c->id.hex()});
+      sync.remove_peer(c->id, steady_now());
+    }
     if (peers_by_id.empty()) had_peers = false;
   }
 
@@ -877,9 +897,18 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
             on_peers(msg);
           } else if constexpr (std::is_same_v<T, p2p::GetGenesis>) {
             send(c, p2p::Genesis{genesis});
+          } else if constexpr (std::is_same_v<T, p2p::GetHeaders>) {
+            send(c, sync.headers_for(msg));
+          } else if constexpr (std::is_same_v<T, p2p::Headers>) {
+            sync.on_headers(c->id, msg, steady_now());
+          } else if constexpr (std::is_same_v<T, p2p::GetBlocks>) {
+            send(c, sync.blocks_for(msg));
+          } else if constexpr (std::is_same_v<T, p2p::Blocks>) {
+            sync.on_blocks(c->id, msg, steady_now());
+          } else if constexpr (std::is_same_v<T, p2p::NewBlock>) {
+            sync.on_new_block(c->id, msg.header, steady_now());
           } else {
-            // Chain messages (headers, blocks, announcements) are handled by
-            // the sync layer; until then they are only counted.
+            // Genesis outside a genesis request: nothing asked for it.
           }
         },
         message);
@@ -981,6 +1010,107 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
     }
   }
 
+  // ------------------------------------------------------------ chain
+
+  SyncHooks sync_hooks() {
+    SyncHooks h;
+    h.send = [this](const NodeId& id, const p2p::Message& message) {
+      if (auto it = peers_by_id.find(id); it != peers_by_id.end()) send(it->second, message);
+    };
+    h.penalise = [this](const NodeId& id, p2p::ScoreEvent event, const std::string& detail) {
+      auto it = peers_by_id.find(id);
+      if (it == peers_by_id.end()) return;
+      spdlog::debug("p2p: {} costs {} ({}): {}", it->second->describe(), p2p::score_step(event), p2p::to_string(event),
+                    detail);
+      penalise(it->second, event);
+    };
+    h.invalid_block = [this](const NodeId& id, const chain::BlockError& e) { on_invalid_block(id, e); };
+    return h;
+  }
+
+  // An invalid header or block from a peer: counted, never stored, and the
+  // peer is banned (DESIGN.md 6) -- except for a block from the future,
+  // which may be our own clock's fault: that only costs a small step.
+  void on_invalid_block(const NodeId& id, const chain::BlockError& e) {
+    m.invalid_blocks.with({chain::to_string(e.fault)}).inc();
+    auto it = peers_by_id.find(id);
+    const std::string who = it != peers_by_id.end() ? it->second->describe() : id.short_hex();
+    if (e.fault == chain::BlockFault::FromTheFuture) {
+      spdlog::warn("chain: {} sent a block from the future ({}); is one of our clocks wrong?", who, e.detail);
+      if (it != peers_by_id.end()) penalise(it->second, p2p::ScoreEvent::Timeout);
+      return;
+    }
+    spdlog::warn("chain: {} sent an invalid block: {}", who, e.message());
+    if (it != peers_by_id.end()) penalise(it->second, p2p::ScoreEvent::InvalidBlock);
+    ban_peer(id, s.quality.ban_duration, "invalid block: " + e.message());
+  }
+
+  asio::awaitable<void> sync_loop() {
+    auto self = shared_from_this();
+    while (!stopping) {
+      sync.tick(steady_now());
+      sync_timer.expires_after(kSyncTick);
+      co_await sync_timer.async_wait(kTuple);
+    }
+  }
+
+  // Wakes at every slot start; produces when the slot is ours (DESIGN.md 3).
+  asio::awaitable<void> production_loop() {
+    auto self = shared_from_this();
+    const auto& schedule = store.schedule();
+    while (!stopping) {
+      const auto now = util::now_ms();
+      const auto slot = schedule.slot_at(now);
+      if (slot && schedule.producer(*slot) == own_id()) produce(*slot, now);
+      const util::UnixMillis next = slot ? schedule.slot_start(*slot + 1) : schedule.slot_start(0);
+      production_timer.expires_after(Millis(std::max<std::int64_t>(1, next - util::now_ms())));
+      co_await production_timer.async_wait(kTuple);
+    }
+  }
+
+  void produce(std::uint64_t slot, util::UnixMillis now) {
+    const auto& schedule = store.schedule();
+    const auto tip = store.tip();
+    const auto parent = store.header(tip.hash);
+    if (!parent || parent->slot >= slot) return;  // this slot's block exists already
+    if (sync.syncing()) {
+      if (!skipping_slots)
+        spdlog::info("chain: not producing in slot {}: downloading a better chain than height {}", slot, tip.height);
+      skipping_slots = true;
+      return;
+    }
+    skipping_slots = false;
+    const auto timestamp = std::max(now, schedule.slot_start(slot));
+    if (timestamp >= schedule.slot_end(slot)) return;
+    const auto block = chain::make_block(*parent, slot, timestamp, key);
+    auto r = sync.add_own_block(block, steady_now());
+    if (!r) {
+      spdlog::error("chain: own block for slot {} refused: {}", slot, r.error().message());
+      return;
+    }
+    spdlog::info("chain: produced block {} at height {} in slot {}", block.hash().short_hex(), block.header.height,
+                 slot);
+  }
+
+  // A pre-handshake genesis request (wire.hpp, fetch_genesis): answered
+  // with our genesis in the request's framing, then closed.
+  asio::awaitable<void> serve_genesis(const ConnectionPtr& c, SteadyTime deadline) {
+    c->wire.use_magic(kGenesisRequestMagic);
+    c->wire.expires_at(deadline);
+    auto request = co_await c->wire.read_message();
+    std::optional<p2p::Reject> reject;
+    if (request && std::holds_alternative<p2p::GetGenesis>(*request)) {
+      const p2p::Message reply = p2p::Genesis{genesis};
+      (void)co_await c->wire.write_message(reply);
+      spdlog::info("p2p: served genesis to {}", c->describe());
+    } else {
+      reject = p2p::make_reject(RejectCode::handshake_order, "only get_genesis may use the genesis request magic");
+    }
+    c->state = Connection::State::Closing;
+    co_await c->wire.close_gracefully(reject);
+    forget(c);
+  }
+
   // ------------------------------------------------------------ shutdown
 
   void shutdown(std::function<void()> done) {
@@ -990,6 +1120,8 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
     boost::system::error_code ec;
     acceptor.close(ec);
     dial_timer.cancel();
+    sync_timer.cancel();
+    production_timer.cancel();
     for (const auto& c : std::vector<ConnectionPtr>(connections.begin(), connections.end())) {
       if (c->state == Connection::State::Connected) {
         close(c, RejectCode::shutdown, "node is shutting down");
@@ -1001,6 +1133,14 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
       }
     }
     maybe_finish_shutdown();
+  }
+
+  void ban_peer(const NodeId& id, Millis duration, const std::string& reason) {
+    bans[id] = Ban{util::now_ms() + duration.count(), reason};
+    m.bans_active.set(static_cast<double>(bans.size()));
+    spdlog::warn("p2p: banned {} for {}: {}", id.hex(), util::format_duration(duration), reason);
+    for (const auto& c : std::vector<ConnectionPtr>(connections.begin(), connections.end()))
+      if (c->state == Connection::State::Connected && c->id == id) close(c, RejectCode::banned, "banned: " + reason);
   }
 
   void maybe_finish_shutdown() {
@@ -1034,8 +1174,9 @@ std::vector<PeerView> Network::peers() const {
     v.peer_class = p2p::to_string(c->peer_class);
     v.role = std::string(p2p::to_string(c->theirs.role));
     v.we_initiated = c->outbound;
-    v.height = c->theirs.best_height;
-    v.best_hash = c->theirs.best_hash.hex();
+    const auto tip = impl_->sync.peer_tip(id).value_or(chain::TipRef{c->theirs.best_height, c->theirs.best_hash});
+    v.height = tip.height;
+    v.best_hash = tip.hash.hex();
     const std::string k = c->outbound ? c->dial_key : c->listen_address;
     if (auto it = impl_->book.find(k); it != impl_->book.end()) v.score = it->second.score.value(steady_now());
     v.rtt_ms = c->rtt_ms;
@@ -1100,7 +1241,12 @@ void Network::update_gauges() {
   for (const auto& [k, e] : impl_->book)
     if (e.state.breaker(now) == p2p::BreakerState::Open) ++open;
   impl_->m.breakers_open.set(static_cast<double>(open));
+  for (const auto& [id, c] : impl_->peers_by_id)
+    if (auto tip = impl_->sync.peer_tip(id))
+      impl_->m.peer_height.with({id.hex()}).set(static_cast<double>(tip->height));
 }
+
+SyncStatus Network::sync_status() const { return impl_->sync.status(); }
 
 util::Result<void> Network::connect(const util::HostPort& address) {
   auto* e = impl_->add_address(address, PeerClass::Static, "admin");
@@ -1127,12 +1273,7 @@ std::size_t Network::disconnect(const std::string& who) {
 }
 
 void Network::ban(const NodeId& id, Millis duration, const std::string& reason) {
-  impl_->bans[id] = Ban{util::now_ms() + duration.count(), reason};
-  impl_->m.bans_active.set(static_cast<double>(impl_->bans.size()));
-  spdlog::warn("p2p: banned {} for {}: {}", id.hex(), util::format_duration(duration), reason);
-  for (const auto& c : std::vector<ConnectionPtr>(impl_->connections.begin(), impl_->connections.end()))
-    if (c->state == Connection::State::Connected && c->id == id)
-      impl_->close(c, RejectCode::banned, "banned: " + reason);
+  impl_->ban_peer(id, duration, reason);
 }
 
 bool Network::unban(const NodeId& id) {

@@ -1,9 +1,12 @@
 #pragma once
-// The peer-to-peer side of the daemon (DESIGN.md sections 5 and 6): the
+// The peer-to-peer side of the daemon (DESIGN.md sections 5, 6 and 7): the
 // listener, every connection (handshake, duplicate resolution, keep-alive,
 // graceful close), the address book and the dialler (masternodes first, then
 // static and discovered peers, with backoff, breaker and parking from
-// p2p/dial_policy), and what /peers and /addrbook show.
+// p2p/dial_policy), block production in this node's slots, the chain
+// messages handed to ChainSync (sync.hpp), and what /peers and /addrbook
+// show. Inbound connections whose first frame carries kGenesisRequestMagic
+// are served the genesis (wire.hpp) instead of a handshake.
 //
 // Threads: everything runs on the io_context given to the constructor, which
 // the node runs on one thread — that thread is the owner of all state here.
@@ -20,6 +23,7 @@
 
 #include "libcore/chain/genesis.hpp"
 #include "libcore/crypto/keys.hpp"
+#include "libcore/node/sync.hpp"
 #include "libcore/p2p/dial_policy.hpp"
 #include "libcore/p2p/messages.hpp"
 #include "libcore/util/address.hpp"
@@ -49,6 +53,8 @@ inline constexpr std::size_t kSendQueueLimit = std::size_t{16} << 20;  // bytes 
 inline constexpr std::size_t kMaxAddressBook = 1024;                   // known addresses
 inline constexpr std::size_t kPeersPerReply = 256;                     // entries in one Peers reply
 inline constexpr std::size_t kRecentAttempts = 16;                     // attempt times kept per address
+// How often ChainSync checks for stalls and issues requests.
+inline constexpr Millis kSyncTick{250};
 // Repeated dial failures of one address are logged once per this period.
 inline constexpr Millis kFailureLogPeriod{60'000};
 
@@ -71,6 +77,9 @@ struct NetworkSettings {
   p2p::PeerQualitySettings quality;
   p2p::Role role = p2p::Role::Regular;
   std::string user_agent = "tnode";
+  SyncSettings sync;
+  // Produce blocks in this node's slots (a masternode whose key is in genesis).
+  bool produce = false;
 };
 
 // One connected peer, as GET /peers shows it.
@@ -146,8 +155,10 @@ class Network {
   std::vector<BanView> bans() const;
   NetworkCounts counts() const;
   // Brings the gauges computed from the address book (tnode_breakers_open)
-  // up to date; called before /metrics renders.
+  // and the peers' heights up to date; called before /metrics renders.
   void update_gauges();
+  // The chain sync's view: syncing, target height, requests in flight.
+  SyncStatus sync_status() const;
 
   // Admin: dial this address now (added as class static, source admin).
   util::Result<void> connect(const util::HostPort& address);

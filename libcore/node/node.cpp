@@ -1,10 +1,15 @@
 #include "libcore/node/node.hpp"
 
+#include <set>
 #include <system_error>
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "libcore/chain/genesis.hpp"
 #include "libcore/crypto/hash.hpp"
@@ -14,6 +19,7 @@
 #include "libcore/node/api.hpp"
 #include "libcore/node/logging.hpp"
 #include "libcore/node/network.hpp"
+#include "libcore/node/wire.hpp"
 #include "libcore/p2p/settings_from_config.hpp"
 #include "libcore/store/chain_store.hpp"
 #include "libcore/util/resources.hpp"
@@ -24,12 +30,87 @@ namespace {
 
 namespace asio = boost::asio;
 
+// Bootstrap genesis (DESIGN.md 3): a node holding only [genesis] hash asks
+// its static peers (the bootstrap node among them) with a genesis request
+// until one serves a genesis with that hash. A peer serving another genesis
+// is reported and never asked again; unreachable peers are retried with
+// backoff. SIGINT/SIGTERM end the wait.
+util::Result<chain::GenesisSpec> fetch_genesis_from_peers(const config::NodeConfig& c, const crypto::Hash32& pinned) {
+  std::vector<util::HostPort> peers;
+  for (const auto& p : c.peers)
+    if (auto a = util::parse_host_port(p)) peers.push_back(*a);
+  if (peers.empty())
+    return util::fail(
+        "genesis.hash is set without genesis.file, and network.peers is empty: name the bootstrap "
+        "node in network.peers so the genesis can be fetched from it");
+  asio::io_context io(1);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  std::optional<util::Result<chain::GenesisSpec>> outcome;
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec && !outcome) outcome = util::fail("interrupted while fetching the genesis block");
+    io.stop();
+  });
+  auto fetch = [&]() -> asio::awaitable<void> {
+    std::set<std::string> wrong;
+    std::chrono::milliseconds pause{500};
+    for (std::uint64_t round = 1;; ++round) {
+      for (const auto& peer : peers) {
+        const std::string where = peer.to_string();
+        if (wrong.count(where)) continue;
+        const auto deadline = std::chrono::steady_clock::now() + c.handshake_timeout;
+        auto spec = co_await fetch_genesis(peer, pinned, deadline);
+        if (spec) {
+          spdlog::info("genesis {} (network '{}') fetched from {} and verified", pinned.short_hex(), spec->network,
+                       where);
+          outcome = std::move(*spec);
+          io.stop();
+          co_return;
+        }
+        if (spec.error().code == "genesis_mismatch" && !spec.error().by_peer) {
+          spdlog::error("genesis from {} refused: {}; this peer will not be asked again", where, spec.error().detail);
+          wrong.insert(where);
+        } else if (round == 1 || round % 10 == 0) {
+          spdlog::info("cannot fetch genesis from {} yet: {} ({})", where, spec.error().label(), spec.error().detail);
+        }
+      }
+      if (wrong.size() == peers.size()) {
+        outcome = util::fail("every peer in network.peers serves a genesis other than genesis.hash " + pinned.hex() +
+                             "; check the pinned hash or the peers");
+        io.stop();
+        co_return;
+      }
+      asio::steady_timer timer(io, pause);
+      co_await timer.async_wait(asio::use_awaitable);
+      pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::seconds(10));
+    }
+  };
+  spdlog::info("fetching genesis {} from {} peer(s)", pinned.short_hex(), peers.size());
+  asio::co_spawn(io, fetch(), asio::detached);
+  io.run();
+  if (!outcome) return util::fail("genesis fetch ended without a result");
+  return std::move(*outcome);
+}
+
+// The genesis from genesis.file (checked against genesis.hash when both are
+// set), else from an existing store, else fetched from peers by its hash.
 util::Result<chain::GenesisSpec> load_genesis(const config::NodeConfig& c) {
   auto path = c.genesis_path();
-  if (!path)
-    return util::fail(
-        "genesis.file is not set: fetching genesis from a bootstrap node by its hash (genesis.hash alone) is not "
-        "supported by this build; give the node the network's genesis.toml");
+  if (!path) {
+    const auto& pinned = *c.genesis_hash;  // validate() requires one of the two
+    store::OpenOptions existing;
+    existing.path = c.chain_path();
+    existing.create_if_missing = false;
+    std::error_code ec;
+    if (std::filesystem::exists(c.chain_path() / "CURRENT", ec)) {
+      auto opened = store::ChainStore::open(existing);
+      if (!opened) return tl::unexpected(opened.error());
+      if ((*opened)->genesis_hash() != pinned)
+        return util::fail("chain store " + c.chain_path().string() + " holds genesis " +
+                          (*opened)->genesis_hash().hex() + ", but genesis.hash is " + pinned.hex());
+      return (*opened)->genesis();
+    }
+    return fetch_genesis_from_peers(c, pinned);
+  }
   auto spec = chain::load_genesis_file(*path);
   if (!spec) return tl::unexpected(spec.error());
   if (c.genesis_hash) {
@@ -71,6 +152,11 @@ NetworkSettings network_settings(const config::NodeConfig& c, p2p::Role role, co
   s.quality = p2p::peer_quality_settings_from(c);
   s.role = role;
   s.user_agent = "tnode/" + version;
+  s.sync.stall_timeout = c.stall_timeout;
+  s.sync.max_clock_drift_ms = c.max_clock_drift.count();
+  s.sync.max_reorg_depth = c.max_reorg_depth;
+  s.sync.max_reply_bytes = c.max_message_size;
+  s.produce = role == p2p::Role::Masternode;
   return s;
 }
 

@@ -123,6 +123,30 @@ asio::awaitable<tl::expected<tcp::socket, Failure>> connect_to(const util::HostP
 WireStream::WireStream(tcp::socket socket, std::uint32_t magic, std::size_t max_message_size)
     : stream_(std::move(socket)), magic_(magic), decoder_(magic, max_message_size), buffer_(kReadChunk) {}
 
+asio::awaitable<tl::expected<std::uint32_t, Failure>> WireStream::peek_magic(SteadyTime deadline) {
+  if (buffer_begin_ > 0 && buffer_begin_ == buffer_end_) buffer_begin_ = buffer_end_ = 0;
+  stream_.expires_at(deadline);
+  while (buffer_end_ - buffer_begin_ < 4) {
+    auto [ec, n] = co_await stream_.async_read_some(
+        asio::buffer(buffer_.data() + buffer_end_, buffer_.size() - buffer_end_), kTuple);
+    if (ec) {
+      stream_.expires_never();
+      co_return tl::unexpected(socket_failure(ec, "read"));
+    }
+    buffer_end_ += n;
+    bytes_in_ += n;
+  }
+  stream_.expires_never();
+  const std::uint8_t* b = buffer_.data() + buffer_begin_;
+  co_return static_cast<std::uint32_t>(b[0]) | static_cast<std::uint32_t>(b[1]) << 8 |
+      static_cast<std::uint32_t>(b[2]) << 16 | static_cast<std::uint32_t>(b[3]) << 24;
+}
+
+void WireStream::use_magic(std::uint32_t magic) {
+  magic_ = magic;
+  decoder_ = p2p::FrameDecoder(magic, decoder_.max_message_size());
+}
+
 void WireStream::close() {
   boost::system::error_code ec;
   stream_.socket().close(ec);
@@ -198,6 +222,38 @@ asio::awaitable<void> WireStream::close_gracefully(const std::optional<p2p::Reje
     if (!ec) co_await drain_until(deadline);
   }
   close();
+}
+
+asio::awaitable<tl::expected<chain::GenesisSpec, Failure>> fetch_genesis(const util::HostPort& address,
+                                                                         const crypto::Hash32& expected,
+                                                                         SteadyTime deadline) {
+  auto socket = co_await connect_to(address, deadline);
+  if (!socket) co_return tl::unexpected(std::move(socket.error()));
+  WireStream wire(std::move(*socket), kGenesisRequestMagic, p2p::kMaxGenesisBytes + 8);
+  wire.expires_at(deadline);
+  const p2p::Message request = p2p::GetGenesis{};
+  if (auto w = co_await wire.write_message(request); !w) co_return tl::unexpected(std::move(w.error()));
+  auto reply = co_await wire.read_message();
+  const std::optional<p2p::Reject> none;
+  co_await wire.close_gracefully(none);
+  if (!reply) co_return tl::unexpected(std::move(reply.error()));
+  if (auto* r = std::get_if<p2p::Reject>(&*reply)) co_return tl::unexpected(rejected_by_peer(*r));
+  auto* g = std::get_if<p2p::Genesis>(&*reply);
+  if (!g)
+    co_return tl::unexpected(local_failure(
+        FailureKind::protocol_error,
+        p2p::Rejection{p2p::RejectCode::protocol_error,
+                       "expected genesis, got " + std::string(p2p::to_string(p2p::message_type(*reply)))}));
+  const auto got = chain::genesis_hash(g->spec);
+  if (got != expected) {
+    Failure f;
+    f.kind = FailureKind::rejected;
+    f.code = std::string(p2p::to_string(p2p::RejectCode::genesis_mismatch));
+    f.detail =
+        "it serves genesis " + got.hex() + " (network '" + g->spec.network + "'), not the pinned " + expected.hex();
+    co_return tl::unexpected(std::move(f));
+  }
+  co_return std::move(g->spec);
 }
 
 // ------------------------------------------------------------------ handshake

@@ -26,6 +26,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <tl/expected.hpp>
 
+#include "libcore/chain/genesis.hpp"
 #include "libcore/crypto/keys.hpp"
 #include "libcore/p2p/frame.hpp"
 #include "libcore/p2p/handshake.hpp"
@@ -42,6 +43,13 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 // How long a closing side waits for the peer's EOF after sending its reason
 // (DESIGN.md section 5: "drains until EOF (bounded by 1 s)").
 inline constexpr std::chrono::milliseconds kLingerTimeout{1000};
+
+// The frame magic of a genesis request: a node that holds only the genesis
+// hash does not know the network's name (and so its magic) yet. It opens a
+// connection, sends GetGenesis in this framing, and the peer answers with
+// Genesis in the same framing and closes. No handshake: the receiver trusts
+// nothing but the hash it pinned. "TGEN", little-endian.
+inline constexpr std::uint32_t kGenesisRequestMagic = 0x4e454754;
 
 enum class FailureKind { refused, timeout, reset, unreachable, rejected, protocol_error };
 // "refused", "timeout", "reset", "unreachable", "rejected", "protocol_error".
@@ -82,6 +90,12 @@ asio::awaitable<tl::expected<tcp::socket, Failure>> connect_to(const util::HostP
 class WireStream {
  public:
   WireStream(tcp::socket socket, std::uint32_t magic, std::size_t max_message_size);
+
+  // The magic of the first frame, read but not consumed (at most until
+  // `deadline`); fails as socket_failure("read").
+  asio::awaitable<tl::expected<std::uint32_t, Failure>> peek_magic(SteadyTime deadline);
+  // Frames from now on use `magic` (both directions).
+  void use_magic(std::uint32_t magic);
 
   // Deadline for the reads and writes started from now on (Beast timeouts).
   void expires_at(SteadyTime deadline) { stream_.expires_at(deadline); }
@@ -128,6 +142,14 @@ class WireStream {
 // Coroutines here take their arguments by reference (the caller's frame
 // owns them) and callers pass named objects, never temporaries: GCC 12
 // destroys some temporaries of a co_await full-expression twice.
+
+// Asks `address` for its genesis with a genesis request (kGenesisRequestMagic)
+// and checks it against `expected` before returning it. A spec whose hash
+// differs fails with kind rejected and code "genesis_mismatch" (by_peer
+// false), naming both hashes; socket and framing failures as usual.
+asio::awaitable<tl::expected<chain::GenesisSpec, Failure>> fetch_genesis(const util::HostPort& address,
+                                                                         const crypto::Hash32& expected,
+                                                                         SteadyTime deadline);
 
 // Both Hellos of a completed handshake.
 struct HandshakeResult {

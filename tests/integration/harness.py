@@ -52,6 +52,7 @@ BINARIES = {
     "tforge": "tests/tools/tforge",
     "http_echo_server": "tests/tools/http_echo_server",
     "wire_responder": "tests/tools/wire_responder",
+    "fake_peer": "tests/tools/fake_peer",
 }
 
 

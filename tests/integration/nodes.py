@@ -267,6 +267,19 @@ class Node:
     def peers(self):
         return self.get_ok("/peers")
 
+    def tip(self):
+        """(height, tip hash) from /health."""
+        _, h = self.health()
+        return h["height"], h["tip"]
+
+    def height(self):
+        return self.tip()[0]
+
+    def wait_height(self, height, timeout):
+        """Polls until the node's chain is at least `height` high."""
+        return poll(lambda: (self.height() >= height, f"height {self.height()}"), timeout,
+                    f"{self.name} at height >= {height}")
+
     def peer_ids(self):
         return sorted(p["node_id"] for p in self.peers()["peers"])
 
@@ -380,6 +393,32 @@ def start_testnet(t, name, nodes, *args, masternodes=None, block_time="1s", netw
     d, out = testnet(t, name, *extra, *args)
     expect(len(out.get("nodes", [])) == nodes, f"{nodes} nodes from tgenesis testnet", out)
     return Testnet(t, d, out)
+
+
+def same_tip(nodes):
+    """(ok, observation): every node in `nodes` reports the same tip."""
+    tips = {}
+    for n in nodes:
+        try:
+            tips[n.name] = n.tip()
+        except CheckFailed:
+            raise
+        except Exception as e:  # noqa: BLE001 - shown as what was seen
+            tips[n.name] = (None, f"{type(e).__name__}: {e}")
+    distinct = {tip for tip in tips.values()}
+    seen = ", ".join(f"{name} {h}/{str(x)[:12]}" for name, (h, x) in tips.items())
+    return (len(distinct) == 1 and None not in {h for h, _ in distinct}, seen)
+
+
+def wait_same_tip(nodes, timeout, describe=None):
+    """Polls until every node in `nodes` has the same tip; returns (height, hash)."""
+    poll(lambda: same_tip(nodes), timeout, describe or f"{len(nodes)} nodes on one tip", interval=0.05)
+    return nodes[0].tip()
+
+
+def past_timestamp(seconds_ago):
+    """An RFC 3339 genesis time `seconds_ago` seconds in the past (whole seconds)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(time.time()) - int(seconds_ago)))
 
 
 def toml_list(addresses):

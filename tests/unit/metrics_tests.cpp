@@ -325,6 +325,8 @@ TEST_CASE("NodeMetrics registers every metric of DESIGN.md section 8", "[unit][m
       {"tnode_blocks_produced_total", "counter"},
       {"tnode_blocks_received_total", "counter"},
       {"tnode_reorgs_total", "counter"},
+      {"tnode_invalid_blocks_total", "counter"},
+      {"tnode_sync_stalls_total", "counter"},
       {"tnode_bans_active", "gauge"},
       {"tnode_breakers_open", "gauge"},
       {"tnode_messages_total", "counter"},

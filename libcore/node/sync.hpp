@@ -1,0 +1,142 @@
+#pragma once
+// Headers-first chain sync, block relay and fork choice in the running node
+// (DESIGN.md sections 3 and 7), with no sockets and no timers: the network
+// layer tells it which peers are connected, hands it their chain messages
+// and the time, and it answers through SyncHooks. Unit tests drive it the
+// same way.
+//
+// How a better chain is fetched:
+//   1. A peer claims a tip that beats ours (its Hello, a NewBlock, a Headers
+//      reply). One GetHeaders at a time goes to the peer with the best claim,
+//      carrying a locator (our best header, then our main chain at
+//      exponentially growing distances back to genesis).
+//   2. Every header is validated against its parent (linkage, schedule,
+//      timestamp window, clock drift, signature) before it is kept; an
+//      invalid one costs the sender (SyncHooks::invalid_block).
+//   3. Bodies of the best header chain are fetched in a sliding window
+//      (`window` blocks ahead of the tip), split into GetBlocks requests
+//      spread over every peer whose tip is high enough, at most
+//      `requests_per_peer` outstanding per peer; blocks are applied in
+//      order, each one (or a whole reorganisation) a single store batch.
+//   4. A request not answered within the peer's stall timeout is re-issued
+//      to another peer; the slow peer's score drops, it rests, its claim is
+//      no longer trusted, and its timeout doubles (up to
+//      max_stall_timeout). Each timely answer halves it again (down to
+//      stall_timeout). The timeout is kept per peer, so one staller never
+//      slows the requests to honest peers.
+//   5. A block that becomes our tip is announced (NewBlock) to every peer
+//      that does not know it yet: not to its source, never twice to a
+//      peer. During a long catch-up only the final tip is announced.
+//
+// Memory is bounded: at most max_pending_headers validated headers without
+// bodies, `window` blocks requested or buffered, a bounded set of hashes
+// known per peer.
+//
+// Threads: one owner (the node's strand), like the store it uses.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libcore/chain/block.hpp"
+#include "libcore/chain/fork_choice.hpp"
+#include "libcore/chain/validation.hpp"
+#include "libcore/p2p/dial_policy.hpp"
+#include "libcore/p2p/messages.hpp"
+
+namespace core::store {
+class ChainStore;
+struct AcceptResult;
+}  // namespace core::store
+namespace core::metrics {
+struct NodeMetrics;
+}
+
+namespace core::node {
+
+using SyncClock = std::chrono::steady_clock;
+
+struct SyncSettings {
+  std::chrono::milliseconds stall_timeout{2000};       // initial per-peer request timeout
+  std::chrono::milliseconds max_stall_timeout{64000};  // its cap
+  std::int64_t max_clock_drift_ms = 2000;
+  std::uint64_t max_reorg_depth = 1000;
+  std::size_t window = 1024;                               // blocks requested or buffered ahead of the tip
+  std::size_t max_blocks_per_request = 64;                 // hashes in one GetBlocks
+  std::size_t requests_per_peer = 2;                       // GetBlocks outstanding per peer
+  std::size_t max_pending_headers = 32768;                 // validated headers whose bodies are not stored yet
+  std::size_t max_buffered_bytes = std::size_t{64} << 20;  // received blocks waiting for their parent
+  std::size_t max_reply_bytes = std::size_t{4} << 20;      // a Headers/Blocks reply stays below this
+  std::chrono::milliseconds progress_log_interval{5000};
+};
+
+// What the sync layer needs from the network.
+struct SyncHooks {
+  // Queue a message to a connected peer.
+  std::function<void(const crypto::PublicKey& peer, const p2p::Message& message)> send;
+  // The peer stalled or broke the protocol; `event` says how much it costs.
+  std::function<void(const crypto::PublicKey& peer, p2p::ScoreEvent event, const std::string& detail)> penalise;
+  // The peer sent an invalid header or block (never stored).
+  std::function<void(const crypto::PublicKey& peer, const chain::BlockError& error)> invalid_block;
+};
+
+struct SyncStatus {
+  bool syncing = false;
+  std::uint64_t height = 0;         // our tip
+  std::uint64_t target_height = 0;  // the best header or trusted peer claim we know of (>= height)
+  std::size_t pending_headers = 0;  // validated, body not stored yet
+  std::size_t blocks_in_flight = 0;
+  std::size_t blocks_buffered = 0;
+  std::uint64_t stalls = 0;
+};
+
+class ChainSync {
+ public:
+  ChainSync(store::ChainStore& store, metrics::NodeMetrics& metrics, SyncSettings settings, SyncHooks hooks);
+  ~ChainSync();
+  ChainSync(const ChainSync&) = delete;
+  ChainSync& operator=(const ChainSync&) = delete;
+
+  // A peer finished its handshake claiming `tip`; it leaves with remove_peer
+  // (its outstanding requests go to other peers).
+  void add_peer(const crypto::PublicKey& peer, const chain::TipRef& tip, SyncClock::time_point now);
+  void remove_peer(const crypto::PublicKey& peer, SyncClock::time_point now);
+  // The best tip the peer has shown us (Hello, NewBlock, Headers).
+  std::optional<chain::TipRef> peer_tip(const crypto::PublicKey& peer) const;
+
+  // Answers to a peer's requests, from our main chain and block store.
+  p2p::Headers headers_for(const p2p::GetHeaders& request) const;
+  p2p::Blocks blocks_for(const p2p::GetBlocks& request) const;
+
+  // Chain messages from a peer.
+  void on_headers(const crypto::PublicKey& from, const p2p::Headers& message, SyncClock::time_point now);
+  void on_blocks(const crypto::PublicKey& from, const p2p::Blocks& message, SyncClock::time_point now);
+  void on_new_block(const crypto::PublicKey& from, const chain::BlockHeader& header, SyncClock::time_point now);
+
+  // A block this node produced: validated and stored like any other, then
+  // announced to every peer.
+  tl::expected<store::AcceptResult, chain::BlockError> add_own_block(const chain::Block& block,
+                                                                     SyncClock::time_point now);
+
+  // Stall checks, new requests, progress logs. Call every few hundred ms.
+  void tick(SyncClock::time_point now);
+
+  // True while a better chain than ours is known (a trusted peer claims one,
+  // or headers of one wait for bodies): a masternode does not produce then.
+  bool syncing() const;
+  SyncStatus status() const;
+  // Newest first: our best header (if beyond the tip), then the main chain
+  // at tip, tip-1, tip-2, tip-4, ... and genesis. At most kMaxLocator hashes.
+  std::vector<crypto::Hash32> locator() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace core::node
