@@ -38,6 +38,8 @@ json peers_json(const Network& network) {
                     {"role", p.role},
                     {"height", p.height},
                     {"best_hash", p.best_hash},
+                    {"blocks_received", p.blocks_received},
+                    {"stall_timeout_ms", p.stall_timeout_ms},
                     {"score", p.score},
                     {"rtt_ms", p.rtt_ms ? json(*p.rtt_ms) : json(nullptr)},
                     {"connected_since", util::format_rfc3339(p.connected_since_ms)},

@@ -1174,9 +1174,14 @@ std::vector<PeerView> Network::peers() const {
     v.peer_class = p2p::to_string(c->peer_class);
     v.role = std::string(p2p::to_string(c->theirs.role));
     v.we_initiated = c->outbound;
-    const auto tip = impl_->sync.peer_tip(id).value_or(chain::TipRef{c->theirs.best_height, c->theirs.best_hash});
-    v.height = tip.height;
-    v.best_hash = tip.hash.hex();
+    v.height = c->theirs.best_height;
+    v.best_hash = c->theirs.best_hash.hex();
+    if (auto sv = impl_->sync.peer_view(id)) {
+      v.height = sv->tip.height;
+      v.best_hash = sv->tip.hash.hex();
+      v.blocks_received = sv->blocks_received;
+      v.stall_timeout_ms = sv->stall_timeout.count();
+    }
     const std::string k = c->outbound ? c->dial_key : c->listen_address;
     if (auto it = impl_->book.find(k); it != impl_->book.end()) v.score = it->second.score.value(steady_now());
     v.rtt_ms = c->rtt_ms;

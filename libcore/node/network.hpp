@@ -93,6 +93,8 @@ struct PeerView {
   bool we_initiated = false;
   std::uint64_t height = 0;
   std::string best_hash;
+  std::uint64_t blocks_received = 0;  // blocks it delivered to our sync requests
+  std::int64_t stall_timeout_ms = 0;  // its current sync request timeout
   double score = 0;
   std::optional<double> rtt_ms;
   std::int64_t connected_since_ms = 0;  // unix ms

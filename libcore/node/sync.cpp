@@ -684,6 +684,13 @@ std::optional<chain::TipRef> ChainSync::peer_tip(const crypto::PublicKey& peer) 
   return it->second.tip;
 }
 
+std::optional<SyncPeerView> ChainSync::peer_view(const crypto::PublicKey& peer) const {
+  auto it = impl_->peers.find(peer);
+  if (it == impl_->peers.end()) return std::nullopt;
+  const auto& p = it->second;
+  return SyncPeerView{p.tip, p.blocks_served, p.timeout, p.claim_trusted};
+}
+
 p2p::Headers ChainSync::headers_for(const p2p::GetHeaders& request) const { return impl_->headers_for(request); }
 p2p::Blocks ChainSync::blocks_for(const p2p::GetBlocks& request) const { return impl_->blocks_for(request); }
 

@@ -94,6 +94,14 @@ struct SyncStatus {
   std::uint64_t stalls = 0;
 };
 
+// What the sync layer knows of one peer, for GET /peers.
+struct SyncPeerView {
+  chain::TipRef tip;                           // the best tip it has shown us
+  std::uint64_t blocks_received = 0;           // blocks it delivered in answer to our requests
+  std::chrono::milliseconds stall_timeout{0};  // its current request timeout
+  bool claim_trusted = true;                   // false after it stalled or could not show its claimed chain
+};
+
 class ChainSync {
  public:
   ChainSync(store::ChainStore& store, metrics::NodeMetrics& metrics, SyncSettings settings, SyncHooks hooks);
@@ -107,6 +115,7 @@ class ChainSync {
   void remove_peer(const crypto::PublicKey& peer, SyncClock::time_point now);
   // The best tip the peer has shown us (Hello, NewBlock, Headers).
   std::optional<chain::TipRef> peer_tip(const crypto::PublicKey& peer) const;
+  std::optional<SyncPeerView> peer_view(const crypto::PublicKey& peer) const;
 
   // Answers to a peer's requests, from our main chain and block store.
   p2p::Headers headers_for(const p2p::GetHeaders& request) const;
