@@ -759,7 +759,10 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
     c->state = Connection::State::Connected;
     c->registered = true;
     peers_by_id[c->id] = c;
-    c->connected_at = c->last_received = c->last_ping_sent = steady_now();
+    c->connected_at = c->last_received = steady_now();
+    // The first keep-alive ping goes out kFirstPingDelay after connecting,
+    // so the round-trip time is known early; then every ping_interval.
+    c->last_ping_sent = c->connected_at - s.ping_interval + std::min<Millis>(kFirstPingDelay, s.ping_interval);
     c->connected_since_ms = util::now_ms();
     set_connection_gauge(c, +1);
     m.peer_height.with({c->id.hex()}).set(static_cast<double>(c->theirs.best_height));
@@ -898,11 +901,14 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
           } else if constexpr (std::is_same_v<T, p2p::GetGenesis>) {
             send(c, p2p::Genesis{genesis});
           } else if constexpr (std::is_same_v<T, p2p::GetHeaders>) {
+            sync.note_headers_request(c->id, msg);
             send(c, sync.headers_for(msg));
           } else if constexpr (std::is_same_v<T, p2p::Headers>) {
             sync.on_headers(c->id, msg, steady_now());
           } else if constexpr (std::is_same_v<T, p2p::GetBlocks>) {
-            send(c, sync.blocks_for(msg));
+            auto reply = sync.blocks_for(msg);
+            sync.note_blocks_served(c->id, reply);
+            send(c, reply);
           } else if constexpr (std::is_same_v<T, p2p::Blocks>) {
             sync.on_blocks(c->id, msg, steady_now());
           } else if constexpr (std::is_same_v<T, p2p::NewBlock>) {

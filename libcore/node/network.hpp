@@ -53,6 +53,8 @@ inline constexpr std::size_t kSendQueueLimit = std::size_t{16} << 20;  // bytes 
 inline constexpr std::size_t kMaxAddressBook = 1024;                   // known addresses
 inline constexpr std::size_t kPeersPerReply = 256;                     // entries in one Peers reply
 inline constexpr std::size_t kRecentAttempts = 16;                     // attempt times kept per address
+// The first keep-alive ping after a connection is made (then ping_interval).
+inline constexpr Millis kFirstPingDelay{1000};
 // How often ChainSync checks for stalls and issues requests.
 inline constexpr Millis kSyncTick{250};
 // Repeated dial failures of one address are logged once per this period.

@@ -694,6 +694,19 @@ std::optional<SyncPeerView> ChainSync::peer_view(const crypto::PublicKey& peer) 
 p2p::Headers ChainSync::headers_for(const p2p::GetHeaders& request) const { return impl_->headers_for(request); }
 p2p::Blocks ChainSync::blocks_for(const p2p::GetBlocks& request) const { return impl_->blocks_for(request); }
 
+void ChainSync::note_headers_request(const crypto::PublicKey& peer, const p2p::GetHeaders& request) {
+  auto* p = impl_->peer(peer);
+  if (!p || request.locator.empty()) return;
+  if (auto h = impl_->store.header(request.locator.front()))
+    impl_->learn_tip(*p, chain::TipRef{h->height, request.locator.front()});
+}
+
+void ChainSync::note_blocks_served(const crypto::PublicKey& peer, const p2p::Blocks& reply) {
+  auto* p = impl_->peer(peer);
+  if (!p) return;
+  for (const auto& b : reply.blocks) impl_->learn_tip(*p, chain::TipRef{b.header.height, b.hash()});
+}
+
 void ChainSync::on_headers(const crypto::PublicKey& from, const p2p::Headers& message, SyncClock::time_point now) {
   impl_->on_headers(from, message, now);
 }

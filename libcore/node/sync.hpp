@@ -120,6 +120,11 @@ class ChainSync {
   // Answers to a peer's requests, from our main chain and block store.
   p2p::Headers headers_for(const p2p::GetHeaders& request) const;
   p2p::Blocks blocks_for(const p2p::GetBlocks& request) const;
+  // What a peer's requests tell about its chain, so /peers shows its height
+  // even when it has nothing to announce to us: the first hash of its
+  // locator that we know is its best header; blocks we served it, it has.
+  void note_headers_request(const crypto::PublicKey& peer, const p2p::GetHeaders& request);
+  void note_blocks_served(const crypto::PublicKey& peer, const p2p::Blocks& reply);
 
   // Chain messages from a peer.
   void on_headers(const crypto::PublicKey& from, const p2p::Headers& message, SyncClock::time_point now);
