@@ -21,6 +21,17 @@ constexpr const char* kTool = "tnode";
 constexpr const char* kDefaultDevDir = "~/.local/share/tnode/dev";
 constexpr const char* kDefaultDevBlockTime = "1s";
 
+// A dev network's slot length: a duration within the genesis limits.
+core::util::Result<core::util::Millis> dev_block_time(const std::string& text) {
+  auto slot = core::util::parse_duration(text.empty() ? kDefaultDevBlockTime : text);
+  if (!slot) return core::util::fail("--block-time: " + slot.error().message);
+  if (slot->count() < core::chain::kMinBlockTimeMs || slot->count() > core::chain::kMaxBlockTimeMs)
+    return core::util::fail("--block-time: " + text + " is outside " +
+                            core::util::format_duration(core::util::Millis(core::chain::kMinBlockTimeMs)) + ".." +
+                            core::util::format_duration(core::util::Millis(core::chain::kMaxBlockTimeMs)));
+  return *slot;
+}
+
 }  // namespace
 
 core::util::Result<std::filesystem::path> prepare_dev(const std::filesystem::path& dir, const std::string& block_time) {
@@ -33,10 +44,10 @@ core::util::Result<std::filesystem::path> prepare_dev(const std::filesystem::pat
                 << " keeps the block time of its genesis\n";
     return config_path;
   }
+  auto slot = dev_block_time(block_time);
+  if (!slot) return tl::unexpected(slot.error());
   fs::create_directories(dir, ec);
   if (ec) return core::util::fail("--data-dir " + dir.string() + ": " + ec.message());
-  auto slot = core::util::parse_duration(block_time.empty() ? kDefaultDevBlockTime : block_time);
-  if (!slot) return core::util::fail("--block-time: " + slot.error().message);
 
   const auto key_path = dir / "node.key";
   core::util::Result<core::crypto::KeyPair> key =
@@ -71,6 +82,8 @@ int run_tnode(const Settings& settings) {
   Settings s = settings;
   if (s.dev) {
     if (!s.config.empty()) return app::report_error(kTool, "--dev and --config exclude each other", app::kUsage);
+    if (auto slot = dev_block_time(s.block_time); !slot)
+      return app::report_error(kTool, slot.error().message, app::kUsage);
     const auto dir =
         std::filesystem::absolute(core::util::expand_home(s.dev_dir.empty() ? std::string(kDefaultDevDir) : s.dev_dir));
     auto config = prepare_dev(dir, s.block_time);

@@ -208,8 +208,10 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
   std::map<std::string, FailureLog> inbound_failure_log;  // by remote IP, bounded
   std::size_t refusing = 0;                               // refused connections still saying why
   bool had_peers = false;
-  ChainSync sync;               // after everything its hooks use
-  bool skipping_slots = false;  // production paused while a better chain downloads (logged once)
+  ChainSync sync;                 // after everything its hooks use
+  bool skipping_slots = false;    // production paused while a better chain downloads (logged once)
+  bool production_ready = false;  // see ready_to_produce()
+  Clock::time_point started_at = steady_now();
 
   // ------------------------------------------------------------ helpers
   NodeId own_id() const { return key.public_key(); }
@@ -354,6 +356,7 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
       return util::fail("network.listen " + where + ": " + ec.message());
     }
     started = true;
+    started_at = steady_now();
     seed_address_book();
     m.connections_max.set(static_cast<double>(s.max_inbound + s.max_outbound + masternode_ids.size()));
     asio::co_spawn(io, accept_loop(), [](std::exception_ptr e) { log_spawn_failure(e, "p2p accept loop"); });
@@ -1074,11 +1077,30 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
     }
   }
 
+  // Right after start, a masternode that has other masternodes to meet
+  // waits for its first peer (whose Hello shows whether our tip is stale),
+  // or at most kAloneGrace block times, before producing alone: a block on
+  // a stale tip would only be reorganised away.
+  bool ready_to_produce() {
+    if (production_ready) return true;
+    const bool others =
+        std::any_of(masternode_ids.begin(), masternode_ids.end(), [this](const NodeId& id) { return id != own_id(); });
+    const auto waited = steady_now() - started_at;
+    if (!others || !peers_by_id.empty() || waited >= Millis(kAloneGrace * store.schedule().block_time_ms())) {
+      production_ready = true;
+      if (others && peers_by_id.empty())
+        spdlog::info("chain: no peer after {}; producing alone",
+                     util::format_duration(std::chrono::duration_cast<Millis>(waited)));
+    }
+    return production_ready;
+  }
+
   void produce(std::uint64_t slot, util::UnixMillis now) {
     const auto& schedule = store.schedule();
     const auto tip = store.tip();
     const auto parent = store.header(tip.hash);
     if (!parent || parent->slot >= slot) return;  // this slot's block exists already
+    if (!ready_to_produce()) return;
     if (sync.syncing()) {
       if (!skipping_slots)
         spdlog::info("chain: not producing in slot {}: downloading a better chain than height {}", slot, tip.height);

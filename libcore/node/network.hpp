@@ -55,6 +55,10 @@ inline constexpr std::size_t kPeersPerReply = 256;                     // entrie
 inline constexpr std::size_t kRecentAttempts = 16;                     // attempt times kept per address
 // The first keep-alive ping after a connection is made (then ping_interval).
 inline constexpr Millis kFirstPingDelay{1000};
+// A masternode with other masternodes in genesis waits at most this many
+// block times for its first peer before producing alone (network.cpp,
+// ready_to_produce).
+inline constexpr std::int64_t kAloneGrace = 2;
 // How often ChainSync checks for stalls and issues requests.
 inline constexpr Millis kSyncTick{250};
 // Repeated dial failures of one address are logged once per this period.

@@ -658,6 +658,8 @@ struct ChainSync::Impl {
 
 ChainSync::ChainSync(store::ChainStore& store, metrics::NodeMetrics& metrics, SyncSettings settings, SyncHooks hooks)
     : impl_(std::make_unique<Impl>(store, metrics, settings, std::move(hooks))) {
+  // A configured stall_timeout above the usual cap raises the cap with it.
+  impl_->s.max_stall_timeout = std::max(impl_->s.max_stall_timeout, impl_->s.stall_timeout);
   impl_->m.chain_height.set(static_cast<double>(store.tip().height));
 }
 
@@ -742,9 +744,10 @@ bool ChainSync::syncing() const { return impl_->syncing(); }
 
 SyncStatus ChainSync::status() const {
   SyncStatus st;
-  st.syncing = impl_->syncing();
   st.height = impl_->tip().height;
   st.target_height = std::max(st.height, impl_->target().height);
+  // Fetching the one block just announced is following, not syncing.
+  st.syncing = impl_->syncing() && st.target_height >= st.height + kSyncingGap;
   st.pending_headers = impl_->pending.size();
   st.blocks_in_flight = impl_->in_flight.size();
   st.blocks_buffered = impl_->received.size();

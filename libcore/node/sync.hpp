@@ -84,8 +84,12 @@ struct SyncHooks {
   std::function<void(const crypto::PublicKey& peer, const chain::BlockError& error)> invalid_block;
 };
 
+// /health says "syncing" when the best chain known is at least this many
+// blocks ahead of ours (fetching a just-announced block is not syncing).
+inline constexpr std::uint64_t kSyncingGap = 2;
+
 struct SyncStatus {
-  bool syncing = false;
+  bool syncing = false;             // behind by kSyncingGap blocks or more
   std::uint64_t height = 0;         // our tip
   std::uint64_t target_height = 0;  // the best header or trusted peer claim we know of (>= height)
   std::size_t pending_headers = 0;  // validated, body not stored yet
