@@ -54,9 +54,11 @@ struct PeerSync {
   // False after the peer stalled or could not back its claim with headers;
   // true again when it announces a new block or delivers.
   bool claim_trusted = true;
+  // The outstanding GetHeaders (at most one); after a stall it is dropped
+  // but a late answer is still taken (late_headers_ok).
   std::optional<Clock::time_point> headers_sent, headers_deadline;
-  bool headers_stalled = false;
-  std::deque<BlockRequest> requests;
+  bool late_headers_ok = false;
+  std::deque<BlockRequest> requests;  // outstanding, oldest first; stalled ones kept (bounded) for late answers
   milliseconds timeout{2000};
   Clock::time_point resting_until{};
   std::set<Hash32> lacks;  // hashes it answered without (bounded)
@@ -65,6 +67,15 @@ struct PeerSync {
 };
 
 std::string short_id(const PublicKey& id) { return id.short_hex(); }
+
+// Requests still within their deadline: what counts against requests_per_peer.
+std::size_t active_requests(const PeerSync& p) {
+  return static_cast<std::size_t>(
+      std::count_if(p.requests.begin(), p.requests.end(), [](const BlockRequest& r) { return !r.stalled; }));
+}
+
+// Stalled requests kept per peer for a late answer; older ones are forgotten.
+constexpr std::size_t kMaxStalledRequests = 4;
 
 std::string format_eta(double seconds) {
   if (seconds < 0 || seconds > 1e7) return "unknown";
@@ -102,6 +113,14 @@ struct ChainSync::Impl {
   // Blocks whose branch would need a reorganisation deeper than
   // max_reorg_depth, and their descendants: never followed (bounded).
   std::set<Hash32> refused;
+  // Peers that stalled, remembered across reconnects until they have rested
+  // (so reconnecting does not buy a fresh, trusted claim), with the timeout
+  // they had reached. Bounded.
+  struct Distrust {
+    Clock::time_point until;
+    milliseconds timeout;
+  };
+  std::map<PublicKey, Distrust> distrusted;
   std::size_t rr_cursor = 0;  // round-robin start among peers
   std::uint64_t stalls = 0;
   Clock::time_point last_progress{};
@@ -168,6 +187,8 @@ struct ChainSync::Impl {
     p.timeout = std::min(s.max_stall_timeout, p.timeout * 2);
     p.resting_until = now + p.timeout;
     p.claim_trusted = false;
+    if (distrusted.size() >= 4096) distrusted.clear();
+    distrusted[id] = Distrust{p.resting_until, p.timeout};
     spdlog::info("sync: peer {} did not answer {} within {}; asking other peers (its timeout is now {})", short_id(id),
                  what, util::format_duration(waited), util::format_duration(p.timeout));
     if (hooks.penalise) hooks.penalise(id, p2p::ScoreEvent::Stalled, "no answer to " + what);
@@ -240,14 +261,14 @@ struct ChainSync::Impl {
   void on_headers(const PublicKey& from, const p2p::Headers& msg, Clock::time_point now) {
     auto* p = peer(from);
     if (!p) return;
-    if (!p->headers_sent) {
+    if (!p->headers_sent && !p->late_headers_ok) {
       spdlog::debug("sync: ignoring unsolicited headers from {}", short_id(from));
       return;
     }
+    if (p->headers_sent) answered(*p, now);
     p->headers_sent.reset();
     p->headers_deadline.reset();
-    if (!p->headers_stalled) answered(*p, now);
-    p->headers_stalled = false;
+    p->late_headers_ok = false;
     p->lacks.clear();
 
     if (msg.headers.empty()) {
@@ -304,12 +325,22 @@ struct ChainSync::Impl {
   void on_blocks(const PublicKey& from, const p2p::Blocks& msg, Clock::time_point now) {
     auto* p = peer(from);
     if (!p) return;
-    if (p->requests.empty()) {
+    // The request this answers: the one holding its first block (answers
+    // come in order, but stalled requests may have been forgotten), or the
+    // oldest for an empty answer.
+    auto match = p->requests.begin();
+    if (!msg.blocks.empty()) {
+      const auto first = msg.blocks.front().hash();
+      match = std::find_if(p->requests.begin(), p->requests.end(), [&](const BlockRequest& r) {
+        return std::find(r.hashes.begin(), r.hashes.end(), first) != r.hashes.end();
+      });
+    }
+    if (match == p->requests.end()) {
       spdlog::debug("sync: ignoring unsolicited blocks from {}", short_id(from));
       return;
     }
-    BlockRequest request = std::move(p->requests.front());
-    p->requests.pop_front();
+    BlockRequest request = std::move(*match);
+    p->requests.erase(match);
     if (!request.stalled) answered(*p, now);
     std::set<Hash32> asked(request.hashes.begin(), request.hashes.end());
     for (const auto& b : msg.blocks) {
@@ -432,7 +463,6 @@ struct ChainSync::Impl {
     if (!p) return;
     const auto hash = h.hash();
     learn_tip(*p, TipRef{h.height, hash});
-    p->claim_trusted = true;
     p->lacks.clear();
     if (!known_block(hash) && !refused.count(h.parent)) {
       if (auto parent = header_of(h.parent)) {
@@ -441,9 +471,12 @@ struct ChainSync::Impl {
           if (hooks.invalid_block) hooks.invalid_block(from, ok.error());
           return;
         }
+        // A valid header it can be asked for: its claim is good again.
+        p->claim_trusted = true;
         add_pending(h, hash);
       }
-      // Unknown parent: the peer's better claim makes pump() ask it for headers.
+      // Unknown parent: a trusted peer's better claim makes pump() ask it
+      // for headers; a peer that stalled earns trust back only by answering.
     }
     check_best();
     pump(now);
@@ -460,7 +493,7 @@ struct ChainSync::Impl {
 
   void request_headers(Clock::time_point now) {
     for (const auto& [id, p] : peers)
-      if (p.headers_sent && !p.headers_stalled) return;  // one at a time
+      if (p.headers_sent) return;  // one at a time
     if (pending.size() >= s.max_pending_headers) return;
     TipRef have = tip();
     if (best_header && chain::is_better_tip(*best_header, have)) have = *best_header;
@@ -500,7 +533,7 @@ struct ChainSync::Impl {
     if (wanted.empty()) return;
     std::vector<const PublicKey*> eligible;
     for (const auto& [id, p] : peers)
-      if (p.requests.size() < s.requests_per_peer && now >= p.resting_until && p.tip.height >= wanted.front().second)
+      if (active_requests(p) < s.requests_per_peer && now >= p.resting_until && p.tip.height >= wanted.front().second)
         eligible.push_back(&id);
     if (eligible.empty()) return;
     // Spread: every eligible peer gets a share, none more than a request's worth.
@@ -508,17 +541,22 @@ struct ChainSync::Impl {
         std::clamp<std::size_t>((wanted.size() + eligible.size() - 1) / eligible.size(), 1, s.max_blocks_per_request);
     std::vector<bool> taken(wanted.size(), false);
     const std::size_t start = rr_cursor++ % eligible.size();
-    for (std::size_t k = 0; k < eligible.size(); ++k) {
-      const PublicKey& id = *eligible[(start + k) % eligible.size()];
-      auto& p = peers[id];
-      while (p.requests.size() < s.requests_per_peer) {
+    // Round by round, one request per peer that still has room, so the work
+    // is spread before any peer gets a second request.
+    for (bool progress = true; progress;) {
+      progress = false;
+      for (std::size_t k = 0; k < eligible.size(); ++k) {
+        const PublicKey& id = *eligible[(start + k) % eligible.size()];
+        auto& p = peers[id];
+        if (active_requests(p) >= s.requests_per_peer) continue;
         BlockRequest request;
         for (std::size_t i = 0; i < wanted.size() && request.hashes.size() < share; ++i) {
           if (taken[i] || p.lacks.count(wanted[i].first) || wanted[i].second > p.tip.height) continue;
           taken[i] = true;
           request.hashes.push_back(wanted[i].first);
         }
-        if (request.hashes.empty()) break;
+        if (request.hashes.empty()) continue;
+        progress = true;
         request.sent = now;
         request.deadline = now + p.timeout;
         for (const auto& h : request.hashes) in_flight[h] = id;
@@ -534,30 +572,43 @@ struct ChainSync::Impl {
 
   void tick(Clock::time_point now) {
     for (auto& [id, p] : peers) {
-      if (p.headers_deadline && !p.headers_stalled && now >= *p.headers_deadline) {
-        p.headers_stalled = true;
-        stalled(id, p, now, "a headers request");
+      std::string what;
+      if (p.headers_deadline && now >= *p.headers_deadline) {
+        p.headers_sent.reset();
+        p.headers_deadline.reset();
+        p.late_headers_ok = true;
+        what = "a headers request";
       }
+      std::size_t blocks = 0;
       for (auto& r : p.requests) {
         if (r.stalled || now < r.deadline) continue;
         r.stalled = true;
+        blocks += r.hashes.size();
         for (const auto& h : r.hashes)
           if (auto it = in_flight.find(h); it != in_flight.end() && it->second == id) in_flight.erase(it);
-        stalled(id, p, now, "a request for " + std::to_string(r.hashes.size()) + " blocks");
+      }
+      if (blocks > 0)
+        what += (what.empty() ? "" : " and ") + std::string("a request for ") + std::to_string(blocks) + " blocks";
+      // One silence is one stall, however many requests it left unanswered.
+      if (!what.empty()) stalled(id, p, now, what);
+      while (p.requests.size() > s.requests_per_peer + kMaxStalledRequests) {
+        auto oldest =
+            std::find_if(p.requests.begin(), p.requests.end(), [](const BlockRequest& r) { return r.stalled; });
+        if (oldest == p.requests.end()) break;
+        p.requests.erase(oldest);
       }
     }
-    // Nobody serves the bodies of the best header chain any more (every
-    // peer that had it left or lacks it): drop it rather than stay
-    // "syncing" forever; a peer that has it will be asked again.
-    if (!download.empty() && in_flight.empty() && now - last_progress > 2 * s.max_stall_timeout) {
-      bool anyone = false;
-      for (const auto& [id, p] : peers)
-        anyone |= p.tip.height >= best_header->height && !p.lacks.count(download.front());
-      if (!anyone) {
-        spdlog::warn("sync: no peer serves the blocks of header {} at height {}; dropping that chain",
-                     best_header->hash.short_hex(), best_header->height);
-        clear_pending();
-      }
+    // The bodies of the best header chain have not advanced for
+    // 2 x max_stall_timeout: whoever announced them does not serve them.
+    // Drop that chain rather than stay "syncing" (and not producing)
+    // forever; a peer that has it will offer it again.
+    if (download.empty()) last_progress = now;  // the clock runs only while something is awaited
+    if (!download.empty() && best_header && now - last_progress > 2 * s.max_stall_timeout) {
+      spdlog::warn("sync: no peer served the blocks of header {} at height {} for {}; dropping that chain",
+                   best_header->hash.short_hex(), best_header->height,
+                   util::format_duration(std::chrono::duration_cast<milliseconds>(now - last_progress)));
+      clear_pending();
+      last_progress = now;
     }
     pump(now);
   }
@@ -671,6 +722,15 @@ void ChainSync::add_peer(const crypto::PublicKey& peer, const chain::TipRef& tip
   p.tip = tip;
   p.timeout = impl_->s.stall_timeout;
   p.known.insert(tip.hash);
+  if (auto it = impl_->distrusted.find(peer); it != impl_->distrusted.end()) {
+    if (now < it->second.until) {
+      p.claim_trusted = false;
+      p.resting_until = it->second.until;
+      p.timeout = it->second.timeout;
+    } else {
+      impl_->distrusted.erase(it);
+    }
+  }
   impl_->pump(now);
 }
 
