@@ -102,7 +102,7 @@ core::util::Result<ResolvedStore> resolve_store(const StoreLocation& loc) {
   if (!loc.config.empty()) {
     auto cfg = core::config::load_node_config(loc.config);
     if (!cfg) return tl::unexpected(cfg.error());
-    return ResolvedStore{cfg->chain_path(), cfg->max_clock_drift.count()};
+    return ResolvedStore{cfg->chain_path(), cfg->max_clock_drift.count(), cfg->score_half_life.count()};
   }
   if (!loc.data_dir.empty()) return ResolvedStore{store_path_of(core::util::expand_home(loc.data_dir))};
   return core::util::fail("no store given: use --data-dir DIR or --config FILE");

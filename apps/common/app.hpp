@@ -61,7 +61,8 @@ struct StoreLocation {
 void add_store_location(CLI::App& app, StoreLocation& loc);
 struct ResolvedStore {
   std::filesystem::path path;
-  std::int64_t max_clock_drift_ms = 2000;  // the node's chain.max_clock_drift with --config
+  std::int64_t max_clock_drift_ms = 2000;     // the node's chain.max_clock_drift with --config
+  std::int64_t score_half_life_ms = 600'000;  // the node's peer_quality.score_half_life with --config
 };
 core::util::Result<ResolvedStore> resolve_store(const StoreLocation& loc);
 // A path given directly: a store directory or a data dir holding chain/.

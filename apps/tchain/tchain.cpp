@@ -1,11 +1,14 @@
 #include "tchain/tchain.hpp"
 
 #include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <functional>
 #include <iostream>
 #include <map>
 
 #include "libcore/crypto/hash.hpp"
+#include "libcore/p2p/peer_records.hpp"
 #include "libcore/store/block_json.hpp"
 #include "libcore/store/chain_file.hpp"
 #include "libcore/store/chain_store.hpp"
@@ -292,11 +295,122 @@ int cmd_diff(const Settings& s) {
 
 }  // namespace
 
+std::span<const std::uint8_t> bytes_of(std::string_view v) {
+  return {reinterpret_cast<const std::uint8_t*>(v.data()), v.size()};
+}
+
+json optional_time(const std::optional<std::int64_t>& ms) {
+  return ms ? json(core::util::format_rfc3339(*ms)) : json(nullptr);
+}
+
+// The address book the node keeps in the store (`peers`), scores decayed to
+// now with the node's score_half_life (--config; 10 min otherwise).
+int cmd_peers(const Settings& s) {
+  auto where = app::resolve_store(s.store);
+  if (!where) return usage_error(where.error().message);
+  int code = 0;
+  auto store = open_read_only(where->path, code);
+  if (!store) return code;
+  const auto now_ms = core::util::now_ms();
+  std::map<std::string, core::p2p::BanRecord> bans;
+  store->for_each_raw(core::store::Column::Bans, [&](std::string_view, std::string_view v) {
+    if (auto b = core::p2p::decode_ban_record(bytes_of(v)); b && b->until_ms > now_ms) bans[b->node_id.hex()] = *b;
+    return true;
+  });
+  auto rows = json::array();
+  std::size_t unreadable = 0;
+  store->for_each_raw(core::store::Column::Peers, [&](std::string_view key, std::string_view v) {
+    auto r = core::p2p::decode_address_record(bytes_of(v));
+    if (!r) {
+      ++unreadable;
+      std::cerr << "tchain: warning: record " << std::string(key) << " is unreadable: " << r.error().message << "\n";
+      return true;
+    }
+    const double age = static_cast<double>(std::max<std::int64_t>(0, now_ms - r->score_as_of_ms));
+    const double score = r->score * std::pow(0.5, age / static_cast<double>(where->score_half_life_ms));
+    auto breaker = r->dial.breaker;
+    if (breaker == core::p2p::BreakerState::Open && now_ms >= r->dial.opened_at_ms + r->dial.cooldown.count())
+      breaker = core::p2p::BreakerState::HalfOpen;
+    const std::string id = r->node_id ? r->node_id->hex() : "";
+    json row = {{"address", r->address},
+                {"node_id", r->node_id ? json(id) : json(nullptr)},
+                {"class", core::p2p::to_string(r->dial.peer_class)},
+                {"source", r->source},
+                {"self", r->self},
+                {"wrong_network", r->wrong_network},
+                {"score", std::round(score * 10) / 10},
+                {"attempts", r->dial.attempts},
+                {"consecutive_failures", r->dial.consecutive_failures},
+                {"total_attempts", r->total_attempts},
+                {"total_failures", r->total_failures},
+                {"breaker", core::p2p::to_string(breaker)},
+                {"cooldown_ms", r->dial.cooldown.count()},
+                {"parked", r->dial.parked},
+                {"banned", bans.count(id) > 0},
+                {"last_attempt", optional_time(r->last_attempt_ms)},
+                {"last_success", optional_time(r->last_success_ms)},
+                {"last_error", r->last_error},
+                {"recent_attempts_ms", r->recent_attempts_ms}};
+    rows.push_back(std::move(row));
+    return true;
+  });
+  if (s.json) {
+    app::print_json({{"count", rows.size()}, {"unreadable", unreadable}, {"addresses", rows}});
+    return app::kOk;
+  }
+  std::printf("%-22s %-17s %-10s %-7s %6s %5s %5s %-9s %-6s %-6s %s\n", "address", "node id", "class", "source",
+              "score", "tries", "fails", "breaker", "parked", "banned", "last error");
+  for (const auto& r : rows) {
+    const std::string id = r["node_id"].is_null() ? "-" : r["node_id"].get<std::string>().substr(0, 16);
+    std::printf("%-22s %-17s %-10s %-7s %6.1f %5llu %5llu %-9s %-6s %-6s %s\n", r["address"].get<std::string>().c_str(),
+                id.c_str(), r["class"].get<std::string>().c_str(), r["source"].get<std::string>().c_str(),
+                r["score"].get<double>(), static_cast<unsigned long long>(r["total_attempts"].get<std::uint64_t>()),
+                static_cast<unsigned long long>(r["total_failures"].get<std::uint64_t>()),
+                r["breaker"].get<std::string>().c_str(), r["parked"].get<bool>() ? "yes" : "no",
+                r["banned"].get<bool>() ? "yes" : "no", r["last_error"].get<std::string>().c_str());
+  }
+  std::cout << rows.size() << " addresses\n";
+  return app::kOk;
+}
+
+// The ban list the node keeps in the store (`bans`); expired bans are not shown.
+int cmd_bans(const Settings& s) {
+  int code = 0;
+  auto store = open_settings_store(s, code);
+  if (!store) return code;
+  const auto now_ms = core::util::now_ms();
+  auto rows = json::array();
+  store->for_each_raw(core::store::Column::Bans, [&](std::string_view key, std::string_view v) {
+    auto b = core::p2p::decode_ban_record(bytes_of(v));
+    if (!b) {
+      std::cerr << "tchain: warning: a ban record is unreadable: " << b.error().message << "\n";
+      return true;
+    }
+    (void)key;
+    if (b->until_ms <= now_ms) return true;
+    rows.push_back({{"node_id", b->node_id.hex()},
+                    {"since", core::util::format_rfc3339(b->since_ms)},
+                    {"until", core::util::format_rfc3339(b->until_ms)},
+                    {"reason", b->reason}});
+    return true;
+  });
+  if (s.json) {
+    app::print_json({{"count", rows.size()}, {"bans", rows}});
+    return app::kOk;
+  }
+  for (const auto& r : rows)
+    std::cout << r["node_id"].get<std::string>() << "  until " << r["until"].get<std::string>() << "  "
+              << r["reason"].get<std::string>() << "\n";
+  std::cout << rows.size() << " active bans\n";
+  return app::kOk;
+}
+
 int run_tchain(const Settings& s) {
   core::crypto::init();
   static const std::map<std::string, std::function<int(const Settings&)>> kCommands = {
-      {"info", cmd_info},     {"block", cmd_block},   {"headers", cmd_headers}, {"verify", cmd_verify},
-      {"export", cmd_export}, {"import", cmd_import}, {"diff", cmd_diff}};
+      {"info", cmd_info},     {"block", cmd_block},   {"headers", cmd_headers},
+      {"verify", cmd_verify}, {"export", cmd_export}, {"import", cmd_import},
+      {"diff", cmd_diff},     {"peers", cmd_peers},   {"bans", cmd_bans}};
   auto it = kCommands.find(s.command);
   if (it == kCommands.end()) return usage_error("unknown command '" + s.command + "'");
   try {
@@ -326,6 +440,8 @@ int tchain_main(int argc, char** argv) {
   imp->add_option("file", s.file, "Chain file to read")->required();
   imp->add_option("--genesis", s.genesis_file, "Require the chain file to belong to this genesis.toml");
   auto* diff = cli.add_subcommand("diff", "Fork point of two stores");
+  cli.add_subcommand("peers", "The node's address book: class, score, attempts, breaker, parking, ban");
+  cli.add_subcommand("bans", "The node's active bans: node id, until, reason");
   diff->add_option("a", s.a, "First data dir (or store dir)")->required();
   diff->add_option("b", s.b, "Second data dir (or store dir)")->required();
 

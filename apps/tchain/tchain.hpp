@@ -9,7 +9,7 @@
 namespace tchain {
 
 struct Settings {
-  std::string command;  // info | block | headers | verify | export | import | diff
+  std::string command;  // info | block | headers | verify | export | import | diff | peers | bans
   bool json = false;
   app::StoreLocation store;
 

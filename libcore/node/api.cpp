@@ -72,7 +72,7 @@ json addrbook_json(const Network& network) {
                     {"dialing", a.state.dialing},
                     {"next_dial_in_ms", a.next_dial_in_ms ? json(*a.next_dial_in_ms) : json(nullptr)},
                     {"score", a.score},
-                    {"banned", false},
+                    {"banned", a.banned},
                     {"last_attempt", optional_ms(a.last_attempt_ms)},
                     {"last_success", optional_ms(a.last_success_ms)},
                     {"last_error", a.last_error},
@@ -231,7 +231,10 @@ http::Router make_api(ApiContext ctx) {
   r.add("GET", "/bans", [c = shared](const http::Request&) {
     auto rows = json::array();
     for (const auto& b : c->network.bans())
-      rows.push_back({{"node_id", b.node_id}, {"until", util::format_rfc3339(b.until_ms)}, {"reason", b.reason}});
+      rows.push_back({{"node_id", b.node_id},
+                      {"since", util::format_rfc3339(b.since_ms)},
+                      {"until", util::format_rfc3339(b.until_ms)},
+                      {"reason", b.reason}});
     return http::json_response(200, {{"count", rows.size()}, {"bans", rows}});
   });
   return r;

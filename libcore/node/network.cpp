@@ -21,6 +21,7 @@
 #include "libcore/metrics/node_metrics.hpp"
 #include "libcore/node/wire.hpp"
 #include "libcore/p2p/duplicates.hpp"
+#include "libcore/p2p/peer_records.hpp"
 #include "libcore/store/chain_store.hpp"
 #include "libcore/util/time.hpp"
 #include "libcore/util/units.hpp"
@@ -144,6 +145,7 @@ struct AddressEntry {
   std::optional<std::int64_t> last_attempt_ms, last_success_ms;
   std::string last_error;
   std::deque<std::int64_t> recent_attempts_ms;
+  std::string persisted;  // the record as last written to the store
   // Summarised failure logging.
   std::uint64_t unlogged_failures = 0;
   std::optional<Clock::time_point> last_failure_log;
@@ -152,6 +154,7 @@ struct AddressEntry {
 struct Ban {
   std::int64_t until_ms = 0;
   std::string reason;
+  std::int64_t since_ms = 0;
 };
 
 // ---------------------------------------------------------------------- impl
@@ -172,6 +175,7 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
         dial_timer(io_context),
         sync_timer(io_context),
         production_timer(io_context),
+        persist_timer(io_context),
         rng(std::random_device{}()),
         sync(chain_store, node_metrics, s.sync, sync_hooks()) {
     for (const auto& mn : genesis.masternodes) masternode_ids.insert(mn.pubkey);
@@ -190,6 +194,7 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
   asio::steady_timer dial_timer;
   asio::steady_timer sync_timer;
   asio::steady_timer production_timer;
+  asio::steady_timer persist_timer;
   std::mt19937_64 rng;
   std::uint16_t port = 0;
   bool started = false;
@@ -211,6 +216,10 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
   ChainSync sync;                 // after everything its hooks use
   bool skipping_slots = false;    // production paused while a better chain downloads (logged once)
   bool production_ready = false;  // see ready_to_produce()
+  // Partition events (DESIGN.md 8): counted on each transition into
+  // "no peers" or "fewer than half of the masternodes", once connected.
+  bool partitioned = true;
+  bool ever_connected = false;
   Clock::time_point started_at = steady_now();
 
   // ------------------------------------------------------------ helpers
@@ -223,9 +232,10 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
     auto it = bans.find(id);
     if (it == bans.end()) return false;
     if (it->second.until_ms <= util::now_ms()) {
-      spdlog::warn("ban of {} expired", id.hex());
+      spdlog::warn("p2p: ban of {} expired", id.hex());
       bans.erase(it);
       m.bans_active.set(static_cast<double>(bans.size()));
+      erase_ban_record(id);
       return false;
     }
     return true;
@@ -357,11 +367,13 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
     }
     started = true;
     started_at = steady_now();
+    load_records();
     seed_address_book();
     m.connections_max.set(static_cast<double>(s.max_inbound + s.max_outbound + masternode_ids.size()));
     asio::co_spawn(io, accept_loop(), [](std::exception_ptr e) { log_spawn_failure(e, "p2p accept loop"); });
     asio::co_spawn(io, dial_loop(), [](std::exception_ptr e) { log_spawn_failure(e, "p2p dialler"); });
     asio::co_spawn(io, sync_loop(), [](std::exception_ptr e) { log_spawn_failure(e, "chain sync"); });
+    asio::co_spawn(io, persist_loop(), [](std::exception_ptr e) { log_spawn_failure(e, "address book writer"); });
     if (s.produce)
       asio::co_spawn(io, production_loop(), [](std::exception_ptr e) { log_spawn_failure(e, "block production"); });
     return port;
@@ -709,6 +721,7 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
           e->state.record_fresh_evidence(now);
           e->last_success_ms = util::now_ms();
         }
+        if (e) e->score.apply(p2p::ScoreEvent::HandshakeCompleted, now);
       }
     }
 
@@ -770,6 +783,8 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
     set_connection_gauge(c, +1);
     m.peer_height.with({c->id.hex()}).set(static_cast<double>(c->theirs.best_height));
     sync.add_peer(c->id, chain::TipRef{c->theirs.best_height, c->theirs.best_hash}, steady_now());
+    if (!c->outbound && is_masternode(c->id)) evict_for(c);
+    check_partition();
     spdlog::info("p2p: connected {} {} {} at {} (height {}, {})", c->direction(), p2p::to_string(c->peer_class),
                  c->id.short_hex(), join_host_port(c->remote_ip, c->remote_port), c->theirs.best_height,
                  c->theirs.user_agent);
@@ -815,6 +830,7 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
       sync.remove_peer(c->id, steady_now());
     }
     if (peers_by_id.empty()) had_peers = false;
+    check_partition();
   }
 
   // ------------------------------------------------------------ connected
@@ -874,11 +890,21 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
     }
   }
 
+  // Costs the peer's address its score for `event`; at ban_threshold the
+  // node id is banned (DESIGN.md 6).
   void penalise(const ConnectionPtr& c, p2p::ScoreEvent event) {
     const auto now = steady_now();
     const std::string k = c->outbound ? c->dial_key : c->listen_address;
-    if (auto* e = entry(k)) e->score.apply(event, now);
+    auto* e = entry(k);
+    if (!e) return;
+    e->score.apply(event, now);
+    if (e->score.should_ban(now, s.quality.ban_threshold) && !is_banned(c->id) && !is_masternode_self(c->id))
+      ban_peer(c->id, s.quality.ban_duration,
+               "score " + std::to_string(static_cast<int>(e->score.value(now))) + " reached ban_threshold " +
+                   std::to_string(s.quality.ban_threshold) + " (last: " + p2p::to_string(event) + ")");
   }
+
+  bool is_masternode_self(const NodeId& id) const { return id == own_id(); }
 
   void handle(const ConnectionPtr& c, p2p::Message message) {
     std::visit(
@@ -1050,8 +1076,9 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
       return;
     }
     spdlog::warn("chain: {} sent an invalid block: {}", who, e.message());
-    if (it != peers_by_id.end()) penalise(it->second, p2p::ScoreEvent::InvalidBlock);
+    const auto c = it != peers_by_id.end() ? it->second : nullptr;
     ban_peer(id, s.quality.ban_duration, "invalid block: " + e.message());
+    if (c) penalise(c, p2p::ScoreEvent::InvalidBlock);
   }
 
   asio::awaitable<void> sync_loop() {
@@ -1150,6 +1177,8 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
     dial_timer.cancel();
     sync_timer.cancel();
     production_timer.cancel();
+    persist_timer.cancel();
+    persist_book();
     for (const auto& c : std::vector<ConnectionPtr>(connections.begin(), connections.end())) {
       if (c->state == Connection::State::Connected) {
         close(c, RejectCode::shutdown, "node is shutting down");
@@ -1164,11 +1193,205 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
   }
 
   void ban_peer(const NodeId& id, Millis duration, const std::string& reason) {
-    bans[id] = Ban{util::now_ms() + duration.count(), reason};
+    const auto now_ms = util::now_ms();
+    bans[id] = Ban{now_ms + duration.count(), reason, now_ms};
     m.bans_active.set(static_cast<double>(bans.size()));
+    p2p::BanRecord record{id, now_ms, now_ms + duration.count(), reason};
+    const auto bytes = p2p::encode(record);
+    store.write_records(store::Column::Bans, {{key_of(id), std::string(bytes.begin(), bytes.end())}}, {});
     spdlog::warn("p2p: banned {} for {}: {}", id.hex(), util::format_duration(duration), reason);
     for (const auto& c : std::vector<ConnectionPtr>(connections.begin(), connections.end()))
       if (c->state == Connection::State::Connected && c->id == id) close(c, RejectCode::banned, "banned: " + reason);
+  }
+
+  static std::string key_of(const NodeId& id) { return std::string(reinterpret_cast<const char*>(id.data()), 32); }
+
+  bool unban_peer(const NodeId& id) {
+    const bool had = bans.erase(id) > 0;
+    m.bans_active.set(static_cast<double>(bans.size()));
+    erase_ban_record(id);
+    if (had) {
+      spdlog::warn("p2p: unbanned {}", id.hex());
+      // Its addresses get a fresh start: the ban, not the peer, kept them away.
+      const auto now = steady_now();
+      for (auto& [k, e] : book)
+        if (e.node_id == id) {
+          e.state.record_fresh_evidence(now);
+          if (e.score.value(now) <= s.quality.ban_threshold) e.score = p2p::PeerScore(s.quality.score_half_life);
+        }
+      poke_dialler();
+    }
+    return had;
+  }
+
+  void erase_ban_record(const NodeId& id) { store.write_records(store::Column::Bans, {}, {key_of(id)}); }
+
+  // ------------------------------------------------------------ persistence
+
+  // The address book and ban list from the store (DESIGN.md 4, 6): what the
+  // node learnt before a restart or a kill -9, with scores decayed and
+  // breaker cool-downs counted across the downtime. Undecodable records are
+  // skipped (and reported), never fatal.
+  void load_records() {
+    const auto now = steady_now();
+    const auto now_ms = util::now_ms();
+    std::size_t bad = 0, expired = 0;
+    std::vector<std::string> drop;
+    store.for_each_raw(store::Column::Peers, [&](std::string_view k, std::string_view v) {
+      auto r = p2p::decode_address_record(std::span(reinterpret_cast<const std::uint8_t*>(v.data()), v.size()));
+      auto a = r ? util::parse_host_port(r->address) : util::Result<util::HostPort>(util::fail("undecodable"));
+      if (!r || !a || r->address != k) {
+        ++bad;
+        drop.emplace_back(k);
+        return true;
+      }
+      if (book.size() >= kMaxAddressBook) return false;
+      AddressEntry e(*a, r->dial.peer_class, r->source, s);
+      e.state = p2p::AddressState::restore(r->dial, s.reconnect, now, now_ms);
+      e.score = p2p::PeerScore(s.quality.score_half_life, r->score, now - Millis(now_ms - r->score_as_of_ms));
+      e.node_id = r->node_id;
+      e.self = r->self;
+      e.wrong_network = r->wrong_network;
+      e.total_attempts = r->total_attempts;
+      e.total_failures = r->total_failures;
+      e.last_attempt_ms = r->last_attempt_ms;
+      e.last_success_ms = r->last_success_ms;
+      e.last_error = r->last_error;
+      e.recent_attempts_ms.assign(r->recent_attempts_ms.begin(), r->recent_attempts_ms.end());
+      e.persisted = std::string(v);
+      book.emplace(std::string(k), std::move(e));
+      return true;
+    });
+    if (!drop.empty()) store.write_records(store::Column::Peers, {}, drop);
+    std::vector<std::string> lapsed;
+    store.for_each_raw(store::Column::Bans, [&](std::string_view k, std::string_view v) {
+      auto b = p2p::decode_ban_record(std::span(reinterpret_cast<const std::uint8_t*>(v.data()), v.size()));
+      if (!b || key_of(b->node_id) != k) {
+        ++bad;
+        lapsed.emplace_back(k);
+      } else if (b->until_ms <= now_ms) {
+        ++expired;
+        lapsed.emplace_back(k);
+      } else {
+        bans[b->node_id] = Ban{b->until_ms, b->reason, b->since_ms};
+      }
+      return true;
+    });
+    if (!lapsed.empty()) store.write_records(store::Column::Bans, {}, lapsed);
+    m.bans_active.set(static_cast<double>(bans.size()));
+    if (!book.empty() || !bans.empty() || bad > 0)
+      spdlog::info("p2p: restored {} addresses and {} bans from the store ({} expired bans dropped{})", book.size(),
+                   bans.size(), expired, bad ? ", " + std::to_string(bad) + " unreadable records skipped" : "");
+  }
+
+  p2p::AddressRecord record_of(const std::string& k, const AddressEntry& e, Clock::time_point now,
+                               std::int64_t now_ms) const {
+    p2p::AddressRecord r;
+    r.address = k;
+    r.node_id = e.node_id;
+    r.source = e.source;
+    r.self = e.self;
+    r.wrong_network = e.wrong_network;
+    r.total_attempts = e.total_attempts;
+    r.total_failures = e.total_failures;
+    r.last_attempt_ms = e.last_attempt_ms;
+    r.last_success_ms = e.last_success_ms;
+    r.last_error = e.last_error;
+    r.score = e.score.stored_value();
+    r.score_as_of_ms = now_ms - std::chrono::duration_cast<Millis>(now - e.score.as_of()).count();
+    r.dial = e.state.save(now, now_ms);
+    r.recent_attempts_ms.assign(e.recent_attempts_ms.begin(), e.recent_attempts_ms.end());
+    return r;
+  }
+
+  // Writes every address whose record changed since it was last written,
+  // in one batch. Returns how many.
+  std::size_t persist_book() {
+    const auto now = steady_now();
+    const auto now_ms = util::now_ms();
+    std::vector<std::pair<std::string, std::string>> puts;
+    for (auto& [k, e] : book) {
+      const auto bytes = p2p::encode(record_of(k, e, now, now_ms));
+      std::string value(bytes.begin(), bytes.end());
+      if (value == e.persisted) continue;
+      e.persisted = value;
+      puts.emplace_back(k, std::move(value));
+    }
+    if (!puts.empty()) store.write_records(store::Column::Peers, puts, {});
+    return puts.size();
+  }
+
+  asio::awaitable<void> persist_loop() {
+    auto self = shared_from_this();
+    while (!stopping) {
+      persist_timer.expires_after(kPersistInterval);
+      co_await persist_timer.async_wait(kTuple);
+      persist_book();
+    }
+  }
+
+  // ------------------------------------------------------------ partition
+
+  void check_partition() {
+    const auto n = counts_now();
+    const bool own_mn = is_masternode(own_id());
+    const std::size_t seen = n.masternodes + (own_mn ? 1 : 0), total = n.masternodes_total + (own_mn ? 1 : 0);
+    const std::size_t peers = n.inbound + n.outbound;
+    const bool now_partitioned = (n.peers_expected && peers == 0) || (total > 1 && seen * 2 < total);
+    if (now_partitioned == partitioned) return;
+    partitioned = now_partitioned;
+    if (!partitioned) {
+      if (ever_connected) spdlog::info("p2p: partition over: {} peers, {} of {} masternodes", peers, seen, total);
+      ever_connected = true;
+      return;
+    }
+    if (!ever_connected) return;
+    m.partition_events.inc();
+    spdlog::warn("p2p: partitioned: {} peers, sees {} of {} masternodes", peers, seen, total);
+  }
+
+  NetworkCounts counts_now() const {
+    NetworkCounts n;
+    for (const auto& [id, c] : peers_by_id) {
+      (c->outbound ? n.outbound : n.inbound)++;
+      if (is_masternode(id)) ++n.masternodes;
+    }
+    n.masternodes_total = masternode_ids.size() - (is_masternode(own_id()) ? 1 : 0);
+    n.handshaking = handshaking();
+    n.peers_expected = n.masternodes_total > 0 || !s.static_peers.empty();
+    return n;
+  }
+
+  // ------------------------------------------------------------ eviction
+
+  // Inbound slots are over max_inbound because a masternode came in (they
+  // are never refused for capacity): the lowest-scored regular inbound peer
+  // makes room. Masternodes are never evicted.
+  void evict_for(const ConnectionPtr& newcomer) {
+    std::size_t inbound = 0;
+    ConnectionPtr victim;
+    double worst = 0;
+    const auto now = steady_now();
+    for (const auto& [id, c] : peers_by_id) {
+      if (c->outbound) continue;
+      ++inbound;
+      if (is_masternode(id) || c == newcomer) continue;
+      const auto* e = c->listen_address.empty() ? nullptr : entry_const(c->listen_address);
+      const double score = e ? e->score.value(now) : 0;
+      if (!victim || score < worst) {
+        victim = c;
+        worst = score;
+      }
+    }
+    if (inbound <= s.max_inbound || !victim) return;
+    spdlog::info("p2p: inbound slots full: evicting {} (score {:.1f}) for masternode {}", victim->describe(), worst,
+                 newcomer->id.short_hex());
+    close(victim, RejectCode::evicted, "inbound slots full: making room for a masternode");
+  }
+
+  const AddressEntry* entry_const(const std::string& k) const {
+    auto it = book.find(k);
+    return it == book.end() ? nullptr : &it->second;
   }
 
   void maybe_finish_shutdown() {
@@ -1235,6 +1458,7 @@ std::vector<AddressView> Network::addresses() const {
     v.connected = e.node_id && impl_->peers_by_id.count(*e.node_id) > 0;
     v.self = e.self;
     v.wrong_network = e.wrong_network;
+    v.banned = e.node_id && impl_->bans.count(*e.node_id) > 0;
     v.state = e.state.snapshot(now);
     if (v.state.next_dial_at && !e.self && !e.wrong_network)
       v.next_dial_in_ms = std::chrono::duration_cast<Millis>(*v.state.next_dial_at - now).count();
@@ -1252,21 +1476,11 @@ std::vector<AddressView> Network::addresses() const {
 
 std::vector<BanView> Network::bans() const {
   std::vector<BanView> out;
-  for (const auto& [id, b] : impl_->bans) out.push_back({id.hex(), b.until_ms, b.reason});
+  for (const auto& [id, b] : impl_->bans) out.push_back({id.hex(), b.until_ms, b.reason, b.since_ms});
   return out;
 }
 
-NetworkCounts Network::counts() const {
-  NetworkCounts n;
-  for (const auto& [id, c] : impl_->peers_by_id) {
-    (c->outbound ? n.outbound : n.inbound)++;
-    if (impl_->is_masternode(id)) ++n.masternodes;
-  }
-  n.masternodes_total = impl_->masternode_ids.size() - (impl_->is_masternode(impl_->own_id()) ? 1 : 0);
-  n.handshaking = impl_->handshaking();
-  n.peers_expected = n.masternodes_total > 0 || !impl_->s.static_peers.empty();
-  return n;
-}
+NetworkCounts Network::counts() const { return impl_->counts_now(); }
 
 void Network::update_gauges() {
   const auto now = steady_now();
@@ -1309,14 +1523,6 @@ void Network::ban(const NodeId& id, Millis duration, const std::string& reason) 
   impl_->ban_peer(id, duration, reason);
 }
 
-bool Network::unban(const NodeId& id) {
-  const bool had = impl_->bans.erase(id) > 0;
-  impl_->m.bans_active.set(static_cast<double>(impl_->bans.size()));
-  if (had) {
-    spdlog::warn("p2p: unbanned {}", id.hex());
-    impl_->poke_dialler();
-  }
-  return had;
-}
+bool Network::unban(const NodeId& id) { return impl_->unban_peer(id); }
 
 }  // namespace core::node

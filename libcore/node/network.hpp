@@ -59,6 +59,9 @@ inline constexpr Millis kFirstPingDelay{1000};
 // block times for its first peer before producing alone (network.cpp,
 // ready_to_produce).
 inline constexpr std::int64_t kAloneGrace = 2;
+// How often changed address-book records are written to the store (and so
+// the most a kill -9 loses; a graceful stop writes them all).
+inline constexpr Millis kPersistInterval{1000};
 // How often ChainSync checks for stalls and issues requests.
 inline constexpr Millis kSyncTick{250};
 // Repeated dial failures of one address are logged once per this period.
@@ -118,6 +121,7 @@ struct AddressView {
   bool connected = false;
   bool self = false;           // it is this node
   bool wrong_network = false;  // it answered with another genesis/network: never dialled again
+  bool banned = false;         // its node id is banned
   p2p::AddressSnapshot state;
   std::optional<std::int64_t> next_dial_in_ms;
   double score = 0;
@@ -131,6 +135,7 @@ struct BanView {
   std::string node_id;
   std::int64_t until_ms = 0;
   std::string reason;
+  std::int64_t since_ms = 0;
 };
 
 struct NetworkCounts {
@@ -174,7 +179,8 @@ class Network {
   // with Reject{admin}; returns how many.
   std::size_t disconnect(const std::string& node_id_or_address);
   // Admin: bans a node id for `duration` (closing its connections), or lifts
-  // a ban. In memory until the ban list is persisted.
+  // a ban (its addresses may be dialled at once). Both are written to the
+  // store's `bans` column at once.
   void ban(const NodeId& id, Millis duration, const std::string& reason);
   bool unban(const NodeId& id);
 

@@ -123,7 +123,9 @@ struct ChainSync::Impl {
   std::map<PublicKey, Distrust> distrusted;
   std::size_t rr_cursor = 0;  // round-robin start among peers
   std::uint64_t stalls = 0;
-  Clock::time_point last_progress{};
+  // The last block applied or request answered; set by the first tick
+  // that sees something awaited.
+  std::optional<Clock::time_point> last_progress;
 
   // Progress of a catch-up (a gap of kCatchUpGap blocks or more).
   static constexpr std::uint64_t kCatchUpGap = 10;
@@ -174,9 +176,9 @@ struct ChainSync::Impl {
   }
 
   // A timely answer: the peer's timeout shrinks back towards stall_timeout.
-  void answered(PeerSync& p, Clock::time_point now) {
+  void answered(const PublicKey& id, PeerSync& p, Clock::time_point now) {
     p.timeout = std::max(s.stall_timeout, p.timeout / 2);
-    p.claim_trusted = true;
+    trust(id, p);
     last_progress = now;
   }
 
@@ -192,6 +194,12 @@ struct ChainSync::Impl {
     spdlog::info("sync: peer {} did not answer {} within {}; asking other peers (its timeout is now {})", short_id(id),
                  what, util::format_duration(waited), util::format_duration(p.timeout));
     if (hooks.penalise) hooks.penalise(id, p2p::ScoreEvent::Stalled, "no answer to " + what);
+  }
+
+  // The peer earned its claim back: also forget that it once stalled.
+  void trust(const PublicKey& id, PeerSync& p) {
+    p.claim_trusted = true;
+    distrusted.erase(id);
   }
 
   void forget_requests_of(const PublicKey& id) {
@@ -265,7 +273,7 @@ struct ChainSync::Impl {
       spdlog::debug("sync: ignoring unsolicited headers from {}", short_id(from));
       return;
     }
-    if (p->headers_sent) answered(*p, now);
+    if (p->headers_sent) answered(from, *p, now);
     p->headers_sent.reset();
     p->headers_deadline.reset();
     p->late_headers_ok = false;
@@ -341,7 +349,7 @@ struct ChainSync::Impl {
     }
     BlockRequest request = std::move(*match);
     p->requests.erase(match);
-    if (!request.stalled) answered(*p, now);
+    if (!request.stalled) answered(from, *p, now);
     std::set<Hash32> asked(request.hashes.begin(), request.hashes.end());
     for (const auto& b : msg.blocks) {
       const auto hash = b.hash();
@@ -472,7 +480,7 @@ struct ChainSync::Impl {
           return;
         }
         // A valid header it can be asked for: its claim is good again.
-        p->claim_trusted = true;
+        trust(from, *p);
         add_pending(h, hash);
       }
       // Unknown parent: a trusted peer's better claim makes pump() ask it
@@ -497,15 +505,21 @@ struct ChainSync::Impl {
     if (pending.size() >= s.max_pending_headers) return;
     TipRef have = tip();
     if (best_header && chain::is_better_tip(*best_header, have)) have = *best_header;
+    // The best trusted claim; failing that, the best claim of a peer that
+    // stalled before and has rested: it is asked again (its timeout has
+    // grown), but its claim counts for syncing() only once it answers.
     const PublicKey* best = nullptr;
-    TipRef best_claim = have;
-    for (const auto& [id, p] : peers) {
-      if (!p.claim_trusted || p.headers_sent || now < p.resting_until) continue;
-      if (refused.count(p.tip.hash) || known_block(p.tip.hash)) continue;
-      if (chain::is_better_tip(p.tip, best_claim)) {
-        best_claim = p.tip;
-        best = &id;
+    for (const bool trusted_only : {true, false}) {
+      TipRef best_claim = have;
+      for (const auto& [id, p] : peers) {
+        if ((trusted_only && !p.claim_trusted) || p.headers_sent || now < p.resting_until) continue;
+        if (refused.count(p.tip.hash) || known_block(p.tip.hash)) continue;
+        if (chain::is_better_tip(p.tip, best_claim)) {
+          best_claim = p.tip;
+          best = &id;
+        }
       }
+      if (best) break;
     }
     if (!best) return;
     auto& p = peers[*best];
@@ -602,11 +616,11 @@ struct ChainSync::Impl {
     // 2 x max_stall_timeout: whoever announced them does not serve them.
     // Drop that chain rather than stay "syncing" (and not producing)
     // forever; a peer that has it will offer it again.
-    if (download.empty()) last_progress = now;  // the clock runs only while something is awaited
-    if (!download.empty() && best_header && now - last_progress > 2 * s.max_stall_timeout) {
+    if (download.empty() || !last_progress) last_progress = now;  // the clock runs only while something is awaited
+    if (!download.empty() && best_header && now - *last_progress > 2 * s.max_stall_timeout) {
       spdlog::warn("sync: no peer served the blocks of header {} at height {} for {}; dropping that chain",
                    best_header->hash.short_hex(), best_header->height,
-                   util::format_duration(std::chrono::duration_cast<milliseconds>(now - last_progress)));
+                   util::format_duration(std::chrono::duration_cast<milliseconds>(now - *last_progress)));
       clear_pending();
       last_progress = now;
     }

@@ -195,6 +195,38 @@ AddressSnapshot AddressState::snapshot(TimePoint now) const {
   return s;
 }
 
+AddressStateRecord AddressState::save(TimePoint now, std::int64_t now_ms) const {
+  const auto wall = [&](TimePoint t) { return now_ms + std::chrono::duration_cast<Millis>(t - now).count(); };
+  AddressStateRecord r;
+  r.peer_class = class_;
+  r.attempts = attempts_;
+  r.consecutive_failures = consecutive_failures_;
+  r.backoff_failures = backoff_failures_;
+  r.parked = parked_;
+  if (not_before_) r.not_before_ms = wall(*not_before_);
+  if (last_attempt_) r.last_attempt_ms = wall(*last_attempt_);
+  r.breaker = breaker_;
+  r.opened_at_ms = breaker_ == BreakerState::Closed ? 0 : wall(opened_at_);
+  r.cooldown = cooldown_;
+  return r;
+}
+
+AddressState AddressState::restore(const AddressStateRecord& r, const ReconnectSettings& settings, TimePoint now,
+                                   std::int64_t now_ms) {
+  const auto steady = [&](std::int64_t ms) { return now + Millis(ms - now_ms); };
+  AddressState a(r.peer_class, settings);
+  a.attempts_ = r.attempts;
+  a.consecutive_failures_ = r.consecutive_failures;
+  a.backoff_failures_ = r.backoff_failures;
+  a.parked_ = r.parked;
+  if (r.not_before_ms) a.not_before_ = steady(*r.not_before_ms);
+  if (r.last_attempt_ms) a.last_attempt_ = steady(*r.last_attempt_ms);
+  a.breaker_ = r.breaker;
+  if (r.breaker != BreakerState::Closed) a.opened_at_ = steady(r.opened_at_ms);
+  a.cooldown_ = std::clamp(r.cooldown, Millis(1), settings.breaker_cooldown_cap);
+  return a;
+}
+
 // --------------------------------------------------------------- peer score
 
 double score_step(ScoreEvent e) {

@@ -99,6 +99,24 @@ struct AddressSnapshot {
   std::optional<TimePoint> last_attempt;
 };
 
+// What of an AddressState survives a restart (DESIGN.md 6: breaker states
+// and scores are kept across restarts). Times are wall-clock unix ms, so a
+// record means the same to the next process; restore() maps them onto its
+// steady clock. An attempt in flight is not kept: it died with the process.
+struct AddressStateRecord {
+  PeerClass peer_class = PeerClass::Discovered;
+  std::uint32_t attempts = 0;
+  std::uint32_t consecutive_failures = 0;
+  std::uint32_t backoff_failures = 0;
+  bool parked = false;
+  std::optional<std::int64_t> not_before_ms;  // end of the backoff wait
+  std::optional<std::int64_t> last_attempt_ms;
+  BreakerState breaker = BreakerState::Closed;  // as stored (Open stays Open until read after its cool-down)
+  std::int64_t opened_at_ms = 0;
+  Millis cooldown{0};
+  friend bool operator==(const AddressStateRecord&, const AddressStateRecord&) = default;
+};
+
 // The dial policy of one address. Protocol for the caller: dial only when
 // may_dial(now); call record_attempt(now) when the dial starts, then exactly
 // one of record_success (handshake completed) or record_failure (refused,
@@ -163,6 +181,14 @@ class AddressState {
   Millis cooldown() const { return cooldown_; }
   std::optional<TimePoint> last_attempt() const { return last_attempt_; }
   AddressSnapshot snapshot(TimePoint now) const;
+
+  // The persistent form at (now, now_ms: the same instant on the steady and
+  // the wall clock), and back. restore() with another process's record maps
+  // its wall times onto this process's steady clock; a cool-down or backoff
+  // that ran out while the node was down is simply over.
+  AddressStateRecord save(TimePoint now, std::int64_t now_ms) const;
+  static AddressState restore(const AddressStateRecord& record, const ReconnectSettings& settings, TimePoint now,
+                              std::int64_t now_ms);
 
  private:
   // Makes the time-driven Open -> HalfOpen transition explicit.
@@ -236,6 +262,11 @@ class PeerScore {
   bool should_ban(TimePoint now, std::int32_t ban_threshold) const { return value(now) <= ban_threshold; }
 
   Millis half_life() const { return half_life_; }
+  // The stored value and the time it was last updated (decay is computed
+  // from there): what the node persists, so an unchanged score is not
+  // rewritten as it decays.
+  double stored_value() const { return value_; }
+  TimePoint as_of() const { return as_of_; }
 
  private:
   Millis half_life_;

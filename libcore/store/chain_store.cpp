@@ -372,6 +372,17 @@ void ChainStore::refresh() {
   impl_->load_tip();
 }
 
+void ChainStore::write_records(Column c, const std::vector<std::pair<std::string, std::string>>& puts,
+                               const std::vector<std::string>& erases) {
+  if (impl_->read_only) throw StoreFailure("chain store: write_records on a read-only store");
+  if (c != Column::Peers && c != Column::Bans)
+    throw StoreFailure(std::string("chain store: write_records is for peers and bans, not ") + to_string(c));
+  rocksdb::WriteBatch batch;
+  for (const auto& [k, v] : puts) batch.Put(impl_->cf(c), slice(k), slice(v));
+  for (const auto& k : erases) batch.Delete(impl_->cf(c), slice(k));
+  impl_->write(batch);
+}
+
 std::optional<std::string> ChainStore::get_raw(Column c, std::string_view key) const { return impl_->get(c, key); }
 
 void ChainStore::for_each_raw(Column c, const std::function<bool(std::string_view, std::string_view)>& fn) const {

@@ -100,6 +100,11 @@ class ChainStore {
   tl::expected<AcceptResult, chain::BlockError> accept_block(const chain::Block& block,
                                                              const AcceptOptions& options = {});
 
+  // The node's records outside the chain (Column::Peers, Column::Bans):
+  // puts and erases in one batch. Other columns are refused (StoreFailure).
+  void write_records(Column c, const std::vector<std::pair<std::string, std::string>>& puts,
+                     const std::vector<std::string>& erases);
+
   // ReadOnly: reads what the writer has written since open (or the last call).
   void refresh();
 

@@ -9,10 +9,16 @@ in the current slot, signed by itself: the wrong producer.
   * the block never enters the store (/chain/block/<hash> is 404) and
     node1's chain keeps growing with its own blocks;
   * the fake peer cannot come back: its next handshake is refused (banned);
-  * node2, an honest peer, stays connected and on node1's tip."""
+  * node2, an honest peer, stays connected and on node1's tip;
+  * the ban is in the store: after kill -9 and a restart node1 still lists
+    it (/bans, `tchain bans`, tnode_bans_active) and still refuses the
+    fake peer; the operator lifts it (POST /admin/unban) and the same peer
+    completes a handshake again (and is removed from `tchain bans`)."""
 
 from harness import TestRun, expect, expect_eq, expect_in, poll
 from nodes import metric_value, start_testnet, wait_same_tip
+
+TOKEN = "ban-test"
 
 t = TestRun("invalid block peer")
 state = {}
@@ -21,7 +27,7 @@ state = {}
 def setup():
     net = start_testnet(t, "net", 3, masternodes=1, block_time="500ms")
     n1, n2, n3 = net[1], net[2], net[3]
-    n1.start()
+    n1.start(f"http.admin_token={TOKEN}")
     n2.start()
     net.wait_http()
     net.wait_connected(15.0, [n1, n2])
@@ -73,4 +79,44 @@ def refused_again():
 
 
 t.check("the banned peer's next handshake is refused with reason banned", refused_again)
+
+
+def fake_attempt(mode="stall"):
+    fake = t.spawn_tool("fake_peer", "--config", state["n3"].config, "--connect", state["n1"].listen, "--mode", mode)
+    poll(lambda: ("connected" in fake.stdout() or "fail" in fake.stdout(), fake.stdout() + fake.stderr()[-200:]), 10.0,
+         "the fake peer's handshake to finish")
+    return fake
+
+
+def survives_restart():
+    n1, n3 = state["n1"], state["n3"]
+    n1.restart()
+    n1.wait_http()
+    bans = n1.get_ok("/bans")["bans"]
+    expect(any(b["node_id"] == n3.pubkey for b in bans), "node3 still banned at /bans after kill -9 and restart",
+           bans)
+    expect_eq(metric_value(n1.metrics(), "tnode_bans_active"), 1.0, "tnode_bans_active after the restart")
+    out = t.tool_json("tchain", "--data-dir", n1.dir, "--json", "bans")
+    expect(any(b["node_id"] == n3.pubkey and "invalid block" in b["reason"] for b in out["bans"]),
+           "tchain bans lists node3 with its reason", out)
+    fake = fake_attempt()
+    expect_in("fail rejected:banned", fake.stdout(), "the fake peer's attempt after the restart")
+
+
+t.check("the ban survives kill -9 and a restart (/bans, tchain bans, metric; handshake refused)", survives_restart)
+
+
+def unbanned():
+    n1, n3 = state["n1"], state["n3"]
+    status, body = n1.admin("/admin/unban", {"node_id": n3.pubkey}, TOKEN)
+    expect_eq(status, 200, f"POST /admin/unban status ({body})")
+    expect_eq(n1.get_ok("/bans")["count"], 0, "bans after the unban")
+    fake = fake_attempt()
+    expect_in("connected", fake.stdout(), "the fake peer's handshake after the unban")
+    poll(lambda: (n3.pubkey in n1.peer_ids(), n1.peer_ids()), 5.0, "node3's id among node1's peers")
+    out = t.tool_json("tchain", "--data-dir", n1.dir, "--json", "bans")
+    expect_eq(out["count"], 0, "tchain bans count after the unban")
+
+
+t.check("POST /admin/unban lifts it: the same peer connects again, tchain bans is empty", unbanned)
 t.finish()

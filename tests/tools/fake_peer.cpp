@@ -8,7 +8,10 @@
 //   stall          claims a better tip (height N, a made-up hash) and never
 //                  answers GetHeaders or GetBlocks;
 //   invalid-block  announces (NewBlock) and serves a block on genesis that
-//                  this key was not scheduled to produce (wrong_producer).
+//                  this key was not scheduled to produce (wrong_producer);
+//   slow-reader    asks for headers from genesis (GetHeaders) again and
+//                  again and never reads an answer, so the node's send
+//                  queue for it fills up.
 // Pings are answered in every mode. Output, one line per event:
 //   "connected <node id>", "got <message type>", "closed: <reason>".
 // Exits when the node closes the connection (status 0) or on a failed
@@ -84,6 +87,21 @@ asio::awaitable<int> run(const Options& o) {
     const p2p::Message announce = p2p::NewBlock{bad.header};
     (void)co_await wire.write_message(announce);
   }
+  if (o.mode == "slow-reader") {
+    p2p::GetHeaders ask;
+    ask.locator = {ours.genesis_hash};
+    const p2p::Message request = ask;
+    std::uint64_t sent = 0;
+    for (;; ++sent) {
+      wire.expires_at(std::chrono::steady_clock::now() + std::chrono::seconds(30));
+      auto w = co_await wire.write_message(request);
+      if (!w) {
+        std::cout << "closed: " << w.error().label() << " after " << sent << " requests" << std::endl;
+        co_return 0;
+      }
+      if (sent % 1000 == 0) std::cout << "sent " << sent << " requests" << std::endl;
+    }
+  }
   for (;;) {
     auto message = co_await wire.read_message();
     if (!message) {
@@ -122,8 +140,8 @@ int main(int argc, char** argv) {
     else if (flag == "--claim-height")
       o.claim_height = std::stoull(value);
   }
-  if (config_path.empty() || connect.empty() || (mode != "stall" && mode != "invalid-block")) {
-    std::cerr << "usage: fake_peer --config tnode.toml --connect HOST:PORT --mode stall|invalid-block "
+  if (config_path.empty() || connect.empty() || (mode != "stall" && mode != "invalid-block" && mode != "slow-reader")) {
+    std::cerr << "usage: fake_peer --config tnode.toml --connect HOST:PORT --mode stall|invalid-block|slow-reader "
                  "[--claim-height N]\n";
     return 2;
   }

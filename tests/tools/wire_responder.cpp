@@ -2,10 +2,11 @@
 // on 127.0.0.1, standing in for a node in tests/integration/test_probe_classes.py.
 // Not installed.
 //
-//   wire_responder --config tnode.toml
+//   wire_responder --config tnode.toml [--port P]
 //
 // Takes the network, key and role from the node config (as tnode would),
-// listens on a free port and prints "port <bound port>" on stdout. Each
+// listens on 127.0.0.1:P (default: a free port) and prints "port <bound
+// port>" on stdout. Each
 // connection: respond_handshake; on failure, the Reject is sent with a
 // graceful close. After a handshake it answers Pings with Pongs until the
 // peer closes. One line per connection on stdout:
@@ -101,8 +102,10 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, const Node& node) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3 || std::string_view(argv[1]) != "--config") {
-    std::cerr << "usage: wire_responder --config tnode.toml\n";
+  unsigned short port = 0;
+  if (argc == 5 && std::string_view(argv[3]) == "--port") port = static_cast<unsigned short>(std::stoi(argv[4]));
+  if ((argc != 3 && argc != 5) || std::string_view(argv[1]) != "--config") {
+    std::cerr << "usage: wire_responder --config tnode.toml [--port P]\n";
     return 2;
   }
   core::crypto::init();
@@ -126,7 +129,7 @@ int main(int argc, char** argv) {
 
   try {
     asio::io_context io;
-    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     node.port = acceptor.local_endpoint().port();
     std::cout << "port " << node.port << std::endl;
     asio::co_spawn(io, accept_loop(acceptor, node), asio::detached);

@@ -358,6 +358,42 @@ TEST_CASE("headers then bodies: requests spread over peers, blocks applied in or
   CHECK(node.rec.invalid.empty());
 }
 
+TEST_CASE("block requests go round-robin: every eligible peer gets one GetBlocks before any peer gets a second",
+          "[unit][sync]") {
+  QuietLogs quiet;
+  Net net;
+  // 100 blocks: three requests' worth (34 + 34 + 32). 300: five (64 each, the last 44).
+  const std::uint64_t count = GENERATE(std::uint64_t{100}, std::uint64_t{300});
+  INFO("blocks missing: " << count);
+  const auto blocks = net.chain(net.genesis, count);
+  Server server(net, blocks);
+  Node node(net);
+  Network network{node, {}, {}};
+  const std::vector<PublicKey> peers = {peer_id(1), peer_id(2), peer_id(3)};
+  for (const auto& p : peers) {
+    network.serving[p] = &server;
+    node.sync->add_peer(p, server.tip(), t0);
+  }
+  network.deliver(t0 + milliseconds(10), [](std::size_t i) { return i == 0; });  // the headers only
+  const auto requests = node.rec.of_type<core::p2p::GetBlocks>();
+  REQUIRE(requests.size() >= 3);
+  const std::set<PublicKey> first_three = {requests[0].first, requests[1].first, requests[2].first};
+  CHECK(first_three == std::set<PublicKey>(peers.begin(), peers.end()));
+  std::map<PublicKey, std::size_t> per_peer;
+  std::multiset<Hash32> requested;
+  for (const auto& [to, r] : requests) {
+    ++per_peer[to];
+    requested.insert(r.hashes.begin(), r.hashes.end());
+  }
+  for (const auto& [to, n] : per_peer) CHECK(n <= SyncSettings{}.requests_per_peer);
+  const auto all = hashes_of(blocks);
+  CHECK(requested == std::multiset<Hash32>(all.begin(), all.end()));
+
+  network.deliver(t0 + milliseconds(20));
+  CHECK(node.tip() == server.tip());
+  CHECK(node.rec.penalties.empty());
+}
+
 TEST_CASE("an invalid header in a Headers reply is reported with its fault and nothing is stored", "[unit][sync]") {
   QuietLogs quiet;
   Net net;
@@ -571,6 +607,159 @@ TEST_CASE("a peer that leaves hands its outstanding requests to another peer", "
   CHECK(node.rec.penalties.empty());  // leaving is not stalling
 }
 
+TEST_CASE("a peer whose two requests expire in the same tick stalled once: one penalty, its timeout doubled once",
+          "[unit][sync]") {
+  QuietLogs quiet;
+  Net net;
+  const auto blocks = net.chain(net.genesis, 10);
+  Server server(net, blocks);
+  SyncSettings settings;
+  settings.max_blocks_per_request = 5;  // ten blocks: two requests
+  REQUIRE(settings.requests_per_peer == 2);
+  REQUIRE(settings.stall_timeout == milliseconds(2000));
+  Node node(net, {}, settings);
+  Network network{node, {}, {}};
+  const auto p = peer_id(1);
+  network.serving[p] = &server;
+  node.sync->add_peer(p, server.tip(), t0);
+  const auto t1 = t0 + milliseconds(10);
+  network.deliver(t1, [](std::size_t i) { return i == 0; });  // the headers only
+  const auto requests = node.rec.of_type<core::p2p::GetBlocks>();
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0].first == p);
+  CHECK(requests[1].first == p);
+  network.serving.erase(p);  // from now on it answers nothing
+
+  node.sync->tick(t1 + milliseconds(1999));
+  CHECK(node.rec.penalties.empty());
+  node.sync->tick(t1 + seconds(2));  // both requests expire now
+  CHECK(node.rec.penalties.size() == 1);
+  CHECK(node.rec.penalties_of(p, ScoreEvent::Stalled) == 1);
+  CHECK(node.metrics.sync_stalls.value() == 1);
+  CHECK(node.sync->status().stalls == 1);
+  auto view = node.sync->peer_view(p);
+  REQUIRE(view.has_value());
+  CHECK(view->stall_timeout == seconds(4));
+
+  // It rests for its new timeout (4 s), is asked again, and that request's
+  // deadline is 4 s: twice the initial timeout, not four times.
+  const auto t2 = t1 + seconds(6);
+  auto mark = node.rec.sent.size();
+  node.sync->tick(t2 - milliseconds(1));
+  CHECK(node.rec.of_type<core::p2p::GetBlocks>(mark).empty());
+  node.sync->tick(t2);
+  const auto again = node.rec.of_type<core::p2p::GetBlocks>(mark);
+  REQUIRE_FALSE(again.empty());
+  for (const auto& [to, r] : again) CHECK(to == p);
+  node.sync->tick(t2 + milliseconds(3999));
+  CHECK(node.rec.penalties.size() == 1);
+  node.sync->tick(t2 + seconds(4));
+  CHECK(node.rec.penalties.size() == 2);
+  CHECK(node.metrics.sync_stalls.value() == 2);
+  view = node.sync->peer_view(p);
+  REQUIRE(view.has_value());
+  CHECK(view->stall_timeout == seconds(8));
+}
+
+TEST_CASE("a peer whose block requests stall is asked again after each rest, and a chain nobody serves is dropped",
+          "[unit][sync]") {
+  QuietLogs quiet;
+  Net net;
+  const auto b1 = net.chain(net.genesis, 1)[0];
+  SyncSettings settings;
+  settings.stall_timeout = seconds(1);
+  settings.max_stall_timeout = seconds(8);
+  Node node(net, {}, settings);
+  const auto p = peer_id(1);
+  node.sync->tick(t0);  // the node ticks from the start
+  node.sync->add_peer(p, node.tip(), t0);
+  node.sync->on_new_block(p, b1.header, t0);
+  auto requests = node.rec.of_type<core::p2p::GetBlocks>();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].first == p);
+  CHECK(requests[0].second.hashes == std::vector<Hash32>{b1.hash()});
+  CHECK(node.sync->syncing());
+
+  // p never answers. Tick every second up to a little past 2 x max_stall_timeout.
+  std::vector<SyncClock::time_point> asked_at = {t0};
+  std::optional<SyncClock::time_point> dropped;
+  milliseconds longest{0};
+  const auto end = t0 + 2 * settings.max_stall_timeout + seconds(2);
+  for (auto t = t0 + seconds(1); t <= end; t += seconds(1)) {
+    const auto mark = node.rec.sent.size();
+    node.sync->tick(t);
+    for (const auto& [to, r] : node.rec.of_type<core::p2p::GetBlocks>(mark)) {
+      CHECK(to == p);
+      CHECK(r.hashes == std::vector<Hash32>{b1.hash()});
+      asked_at.push_back(t);
+    }
+    const auto view = node.sync->peer_view(p);
+    REQUIRE(view.has_value());
+    longest = std::max(longest, view->stall_timeout);
+    if (!dropped && !node.sync->syncing()) dropped = t;
+  }
+  // Deadline 1 s, rest 2 s: asked again at 3 s. Deadline 2 s, rest 4 s: at 9 s.
+  // Deadline 4 s: stalled at 13 s, resting 8 s (the cap) when the chain is dropped.
+  CHECK(asked_at.size() > 2);
+  CHECK(asked_at == std::vector<SyncClock::time_point>{t0, t0 + seconds(3), t0 + seconds(9)});
+  CHECK(node.rec.penalties_of(p, ScoreEvent::Stalled) == asked_at.size());
+  CHECK(longest <= settings.max_stall_timeout);
+  REQUIRE(dropped.has_value());
+  CHECK(*dropped > t0 + settings.max_stall_timeout);
+  CHECK(*dropped <= t0 + 2 * settings.max_stall_timeout + seconds(1));
+  CHECK_FALSE(node.sync->syncing());
+  CHECK_FALSE(node.sync->status().syncing);
+  CHECK(node.sync->status().pending_headers == 0);
+  CHECK(node.sync->status().blocks_in_flight == 0);
+  CHECK(node.tip() == TipRef{0, node.store->genesis_hash()});
+  CHECK(node.rec.invalid.empty());
+}
+
+TEST_CASE("a peer that stalled and reconnects before its rest is over is not trusted and not asked for headers",
+          "[unit][sync]") {
+  QuietLogs quiet;
+  Net net;
+  const auto blocks = net.chain(net.genesis, 12);
+  Node node(net);
+  const auto p = peer_id(1);
+  node.sync->add_peer(p, tip_of(blocks[9]), t0);
+  REQUIRE(node.rec.of_type<core::p2p::GetHeaders>().size() == 1);
+  node.sync->tick(t0 + seconds(2));  // stalled: timeout 4 s, resting until t0 + 6 s
+  REQUIRE(node.rec.penalties_of(p, ScoreEvent::Stalled) == 1);
+  CHECK_FALSE(node.sync->syncing());
+
+  // It comes back at once, claiming even more.
+  node.sync->remove_peer(p, t0 + seconds(3));
+  const auto mark = node.rec.sent.size();
+  node.sync->add_peer(p, tip_of(blocks[11]), t0 + seconds(3));
+  CHECK(node.sync->peer_tip(p) == tip_of(blocks[11]));
+  auto view = node.sync->peer_view(p);
+  REQUIRE(view.has_value());
+  CHECK_FALSE(view->claim_trusted);
+  CHECK(view->stall_timeout == seconds(4));  // the timeout it had reached
+  CHECK_FALSE(node.sync->syncing());
+  CHECK_FALSE(node.sync->status().syncing);
+  CHECK(node.sync->status().target_height == 0);
+  bool ever_syncing = false;
+  for (auto t = t0 + milliseconds(3100); t < t0 + seconds(6); t += milliseconds(100)) {
+    node.sync->tick(t);
+    ever_syncing = ever_syncing || node.sync->syncing();
+  }
+  CHECK_FALSE(ever_syncing);
+  CHECK(node.rec.of_type<core::p2p::GetHeaders>(mark).empty());
+
+  // Reconnecting once the rest is over is a fresh start.
+  node.sync->remove_peer(p, t0 + seconds(6));
+  node.sync->add_peer(p, tip_of(blocks[11]), t0 + seconds(6));
+  view = node.sync->peer_view(p);
+  REQUIRE(view.has_value());
+  CHECK(view->claim_trusted);
+  CHECK(node.sync->syncing());
+  const auto asked = node.rec.of_type<core::p2p::GetHeaders>(mark);
+  REQUIRE(asked.size() == 1);
+  CHECK(asked[0].first == p);
+}
+
 // =================================================================== relay
 
 TEST_CASE("a new tip is announced to every peer but its source, never twice, and own blocks to all", "[unit][sync]") {
@@ -761,6 +950,101 @@ TEST_CASE("syncing() follows trusted better claims: true while one exists, false
     CHECK(node.tip() == server.tip());
     CHECK_FALSE(node.sync->syncing());
     CHECK(node.sync->status().target_height == 12);
+  }
+}
+
+TEST_CASE(
+    "a headers stall drops the request and distrusts the peer, whose unknown-parent announcement then leaves "
+    "syncing() false",
+    "[unit][sync]") {
+  QuietLogs quiet;
+  Net net;
+  const auto blocks = net.chain(net.genesis, 11);
+  const std::vector<Block> ten(blocks.begin(), blocks.begin() + 10);
+  Server server(net, ten);
+  Node node(net);
+  REQUIRE(SyncSettings{}.stall_timeout == milliseconds(2000));
+  const auto p = peer_id(1);
+  node.sync->add_peer(p, tip_of(ten.back()), t0);
+  const auto asked = node.rec.of_type<core::p2p::GetHeaders>();
+  REQUIRE(asked.size() == 1);
+  CHECK(asked[0].first == p);
+  CHECK(node.sync->syncing());
+
+  // No Headers within 2 s: one stall, the claim no longer counts, it rests.
+  node.sync->tick(t0 + seconds(2));
+  CHECK(node.rec.penalties_of(p, ScoreEvent::Stalled) == 1);
+  CHECK(node.metrics.sync_stalls.value() == 1);
+  CHECK_FALSE(node.sync->syncing());
+  auto view = node.sync->peer_view(p);
+  REQUIRE(view.has_value());
+  CHECK_FALSE(view->claim_trusted);
+  CHECK(view->stall_timeout == seconds(4));
+
+  SECTION("an announcement whose parent is unknown does not restore trust, however long we wait") {
+    // Block 11 announced: its parent (block 10) is unknown to us.
+    node.sync->on_new_block(p, blocks[10].header, t0 + seconds(10));
+    CHECK(node.sync->peer_tip(p) == tip_of(blocks[10]));
+    view = node.sync->peer_view(p);
+    REQUIRE(view.has_value());
+    CHECK_FALSE(view->claim_trusted);
+    CHECK_FALSE(node.sync->syncing());
+    auto st = node.sync->status();
+    CHECK_FALSE(st.syncing);
+    CHECK(st.target_height == 0);
+    CHECK(st.pending_headers == 0);
+    CHECK(st.blocks_in_flight == 0);
+    CHECK(st.blocks_buffered == 0);
+
+    // Nothing ever makes this node believe it is behind (and stop producing).
+    bool ever_syncing = false;
+    for (int s = 11; s <= 600; ++s) {
+      node.sync->tick(t0 + seconds(s));
+      ever_syncing = ever_syncing || node.sync->syncing() || node.sync->status().syncing;
+    }
+    CHECK_FALSE(ever_syncing);
+    CHECK(node.tip().height == 0);
+    // After each rest the staller is asked for headers again (still
+    // untrusted): it stalls again, with its timeout doubling to the cap.
+    const auto stalls = node.rec.penalties_of(p, ScoreEvent::Stalled);
+    CHECK(stalls >= 2);
+    CHECK(stalls <= 12);  // 4 s, 8 s, ... capped at 64 s: about ten in 600 s, not one per tick
+    CHECK(node.rec.invalid.empty());
+  }
+  SECTION("an announcement that connects to a known parent and validates restores trust") {
+    node.sync->on_new_block(p, blocks[0].header, t0 + seconds(10));
+    view = node.sync->peer_view(p);
+    REQUIRE(view.has_value());
+    CHECK(view->claim_trusted);
+    CHECK(node.sync->syncing());
+    CHECK(node.rec.invalid.empty());
+  }
+  SECTION("a late Headers reply is still taken and its headers are fetched") {
+    Network network{node, {{p, &server}}, {0}};  // sent[0] is the stalled GetHeaders, answered by hand
+    node.sync->on_headers(p, server.sync->headers_for(asked[0].second), t0 + seconds(3));
+    CHECK(node.rec.penalties.size() == 1);  // just the stall: the reply is not unsolicited
+    auto st = node.sync->status();
+    CHECK(st.pending_headers == 10);
+    CHECK(st.target_height == 10);
+    CHECK(node.sync->syncing());  // headers wait for their bodies
+    // The bodies go to p once it has rested (4 s from the stall).
+    CHECK(node.rec.of_type<core::p2p::GetBlocks>().empty());
+    node.sync->tick(t0 + seconds(6));
+    const auto requests = node.rec.of_type<core::p2p::GetBlocks>();
+    REQUIRE_FALSE(requests.empty());
+    std::vector<Hash32> fetched;
+    for (const auto& [to, r] : requests) {
+      CHECK(to == p);
+      fetched.insert(fetched.end(), r.hashes.begin(), r.hashes.end());
+    }
+    CHECK(fetched == hashes_of(ten));
+    network.deliver(t0 + seconds(6) + milliseconds(10));
+    CHECK(node.tip() == server.tip());
+    CHECK_FALSE(node.sync->syncing());
+    view = node.sync->peer_view(p);
+    REQUIRE(view.has_value());
+    CHECK(view->claim_trusted);  // it delivered in time
+    CHECK(node.rec.invalid.empty());
   }
 }
 
