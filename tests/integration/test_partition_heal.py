@@ -8,7 +8,10 @@ connection and refuses the handshake), so neither side can reach the other.
   * the operator lifts the bans: within 3 block times of healing all six
     are on one tip, the larger side's;
   * each node of the smaller side records a reorganisation
-    (tnode_reorgs_total >= 1, a "reorganisation of depth" log line)."""
+    (tnode_reorgs_total >= 1, a "reorganisation of depth" log line);
+  * while cut off, each node of the smaller side counts one partition event
+    (tnode_partition_events_total) and /health says degraded (503) with
+    "2 of 6 masternodes"; the larger side counts none."""
 
 import time
 
@@ -60,6 +63,15 @@ def split():
     expect(ok_big and ok_small, "each side on its own single tip", f"{seen_big} | {seen_small}")
     expect(big[0].tip() != small[0].tip(), "the two sides on different tips", (big[0].tip(), small[0].tip()))
     state["reorgs_before"] = {n.name: metric_value(n.metrics(), "tnode_reorgs_total") for n in small}
+    for n in small:
+        events = metric_value(n.metrics(), "tnode_partition_events_total")
+        expect_eq(events, 1.0, f"{n.name}'s tnode_partition_events_total (one transition into the minority)")
+        status, h = n.health()
+        expect_eq((status, h["status"]), (503, "degraded"), f"{n.name} /health while cut off")
+        expect_in("2 of 6 masternodes", h.get("reason", ""), f"{n.name}'s degraded reason")
+    for n in big:
+        expect_eq(metric_value(n.metrics(), "tnode_partition_events_total"), 0.0,
+                  f"{n.name}'s partition events (it sees 4 of 6)")
 
 
 t.check("split 4/2 with admin bans: both sides keep producing on different tips", split)
