@@ -2,7 +2,7 @@
 // identity of a testnet node's tnode.toml (key, genesis), completes the real
 // handshake (libcore/node/wire), then misbehaves on purpose. Not installed.
 //
-//   fake_peer --config tnode.toml --connect HOST:PORT --mode MODE [--claim-height N]
+//   fake_peer --config tnode.toml --connect HOST:PORT --mode MODE [--claim-height N] [--listen-port P]
 //
 // Modes:
 //   stall          claims a better tip (height N, a made-up hash) and never
@@ -11,7 +11,11 @@
 //                  this key was not scheduled to produce (wrong_producer);
 //   slow-reader    asks for headers from genesis (GetHeaders) again and
 //                  again and never reads an answer, so the node's send
-//                  queue for it fills up.
+//                  queue for it fills up;
+//   garbage        sends one frame with a bad checksum (a protocol
+//                  violation) and waits for the node to close.
+// --listen-port P puts P in the Hello (the node then keeps an address book
+// entry, and so a score, for 127.0.0.1:P).
 // Pings are answered in every mode. Output, one line per event:
 //   "connected <node id>", "got <message type>", "closed: <reason>".
 // Exits when the node closes the connection (status 0) or on a failed
@@ -48,6 +52,7 @@ struct Options {
   core::util::HostPort target;
   std::string mode;
   std::uint64_t claim_height = 1'000'000;
+  std::uint16_t listen_port = 0;
 };
 
 core::chain::Block invalid_block(const Options& o) {
@@ -75,6 +80,7 @@ asio::awaitable<int> run(const Options& o) {
       o.mode == "stall" ? core::crypto::blake2b256(std::string_view("a tip nobody has")) : ours.genesis_hash;
   ours.session_nonce = p2p::new_session_nonce();
   ours.user_agent = "fake_peer/" + o.mode;
+  ours.listen_port = o.listen_port;
   const auto identity = p2p::make_local_identity(o.spec, o.key.public_key());
   auto hs = co_await core::node::initiate_handshake(wire, ours, o.key, identity, deadline);
   if (!hs) {
@@ -86,6 +92,12 @@ asio::awaitable<int> run(const Options& o) {
   if (o.mode == "invalid-block") {
     const p2p::Message announce = p2p::NewBlock{bad.header};
     (void)co_await wire.write_message(announce);
+  }
+  if (o.mode == "garbage") {
+    auto frame = *wire.frame_of(p2p::Ping{7});
+    frame.back() ^= 0xff;  // the payload no longer matches its checksum
+    const auto bad = std::make_shared<const core::codec::Bytes>(std::move(frame));
+    (void)co_await wire.write_frame(bad);
   }
   if (o.mode == "slow-reader") {
     p2p::GetHeaders ask;
@@ -139,10 +151,14 @@ int main(int argc, char** argv) {
       mode = value;
     else if (flag == "--claim-height")
       o.claim_height = std::stoull(value);
+    else if (flag == "--listen-port")
+      o.listen_port = static_cast<std::uint16_t>(std::stoul(value));
   }
-  if (config_path.empty() || connect.empty() || (mode != "stall" && mode != "invalid-block" && mode != "slow-reader")) {
-    std::cerr << "usage: fake_peer --config tnode.toml --connect HOST:PORT --mode stall|invalid-block|slow-reader "
-                 "[--claim-height N]\n";
+  if (config_path.empty() || connect.empty() ||
+      (mode != "stall" && mode != "invalid-block" && mode != "slow-reader" && mode != "garbage")) {
+    std::cerr
+        << "usage: fake_peer --config tnode.toml --connect HOST:PORT --mode stall|invalid-block|slow-reader|garbage "
+           "[--claim-height N] [--listen-port P]\n";
     return 2;
   }
   core::crypto::init();
