@@ -399,8 +399,8 @@ int cmd_bans(const Settings& s) {
     return app::kOk;
   }
   for (const auto& r : rows)
-    std::cout << r["node_id"].get<std::string>() << "  until " << r["until"].get<std::string>() << "  "
-              << r["reason"].get<std::string>() << "\n";
+    std::cout << r["node_id"].get<std::string>() << "  since " << r["since"].get<std::string>() << "  until "
+              << r["until"].get<std::string>() << "  " << r["reason"].get<std::string>() << "\n";
   std::cout << rows.size() << " active bans\n";
   return app::kOk;
 }

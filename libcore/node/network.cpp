@@ -386,6 +386,18 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
       if (!a) continue;  // validated with the genesis
       add_address(*a, PeerClass::Masternode, "genesis", mn.pubkey);
     }
+    // A static peer the operator removed from network.peers since the last
+    // run is forgotten, not dialled on from memory.
+    std::vector<std::string> removed;
+    for (const auto& [k, e] : book)
+      if (e.source == "config" && std::none_of(s.static_peers.begin(), s.static_peers.end(),
+                                               [&k](const util::HostPort& p) { return p.to_string() == k; }))
+        removed.push_back(k);
+    for (const auto& k : removed) book.erase(k);
+    if (!removed.empty()) {
+      store.write_records(store::Column::Peers, {}, removed);
+      spdlog::info("p2p: forgot {} static peer(s) no longer in network.peers", removed.size());
+    }
     for (const auto& p : s.static_peers) add_address(p, PeerClass::Static, "config");
     // Our own listen/external address is never dialled.
     for (const auto& own : {s.listen.to_string(), s.external_address})
@@ -898,13 +910,11 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
     auto* e = entry(k);
     if (!e) return;
     e->score.apply(event, now);
-    if (e->score.should_ban(now, s.quality.ban_threshold) && !is_banned(c->id) && !is_masternode_self(c->id))
+    if (e->score.should_ban(now, s.quality.ban_threshold) && !is_banned(c->id) && c->id != own_id())
       ban_peer(c->id, s.quality.ban_duration,
                "score " + std::to_string(static_cast<int>(e->score.value(now))) + " reached ban_threshold " +
                    std::to_string(s.quality.ban_threshold) + " (last: " + p2p::to_string(event) + ")");
   }
-
-  bool is_masternode_self(const NodeId& id) const { return id == own_id(); }
 
   void handle(const ConnectionPtr& c, p2p::Message message) {
     std::visit(
@@ -1178,7 +1188,6 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
     sync_timer.cancel();
     production_timer.cancel();
     persist_timer.cancel();
-    persist_book();
     for (const auto& c : std::vector<ConnectionPtr>(connections.begin(), connections.end())) {
       if (c->state == Connection::State::Connected) {
         close(c, RejectCode::shutdown, "node is shutting down");
@@ -1396,6 +1405,7 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
 
   void maybe_finish_shutdown() {
     if (!stopping || !connections.empty() || !on_stopped) return;
+    persist_book();  // after the goodbyes, so their outcome is kept too
     auto done = std::move(on_stopped);
     on_stopped = nullptr;
     asio::post(io, std::move(done));
@@ -1458,7 +1468,8 @@ std::vector<AddressView> Network::addresses() const {
     v.connected = e.node_id && impl_->peers_by_id.count(*e.node_id) > 0;
     v.self = e.self;
     v.wrong_network = e.wrong_network;
-    v.banned = e.node_id && impl_->bans.count(*e.node_id) > 0;
+    if (e.node_id)
+      if (auto b = impl_->bans.find(*e.node_id); b != impl_->bans.end()) v.banned = b->second.until_ms > util::now_ms();
     v.state = e.state.snapshot(now);
     if (v.state.next_dial_at && !e.self && !e.wrong_network)
       v.next_dial_in_ms = std::chrono::duration_cast<Millis>(*v.state.next_dial_at - now).count();
@@ -1476,7 +1487,9 @@ std::vector<AddressView> Network::addresses() const {
 
 std::vector<BanView> Network::bans() const {
   std::vector<BanView> out;
-  for (const auto& [id, b] : impl_->bans) out.push_back({id.hex(), b.until_ms, b.reason, b.since_ms});
+  const auto now_ms = util::now_ms();
+  for (const auto& [id, b] : impl_->bans)
+    if (b.until_ms > now_ms) out.push_back({id.hex(), b.until_ms, b.reason, b.since_ms});
   return out;
 }
 

@@ -12,7 +12,8 @@ nobody listens on), with breaker_failures 3 and a 1 s cool-down:
     and it does not hammer the address in the first second;
   * the peer comes back (a responder with node2's identity starts on that
     port): node1 reconnects by itself, by the breaker's half-open trial,
-    and the breaker closes."""
+    and the breaker closes;
+  * restarted without that address in network.peers, node1 forgets it."""
 
 import json
 import time
@@ -117,4 +118,19 @@ def comes_back():
 
 
 t.check("the peer comes back: node1 reconnects by itself (half-open trial), the breaker closes", comes_back)
+
+
+def removed_peer_forgotten():
+    n1, dead = state["n1"], state["dead"]
+    n1.kill9()
+    n1.start("network.peers=[]")
+    n1.wait_http()
+    book = [a["address"] for a in n1.addrbook()["addresses"]]
+    expect(dead not in book, f"{dead} (no longer in network.peers) gone from /addrbook", book)
+    stored_now = [a["address"] for a in t.tool_json("tchain", "--data-dir", n1.dir, "--json", "peers")["addresses"]]
+    expect(dead not in stored_now, f"{dead} gone from the store (tchain peers)", stored_now)
+    expect("forgot 1 static peer" in n1.log(), "node1's log saying it forgot the static peer", n1.log_tail(5))
+
+
+t.check("restarted without that static peer, node1 forgets it (address book and store)", removed_peer_forgotten)
 t.finish()
