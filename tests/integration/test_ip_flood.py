@@ -12,10 +12,11 @@ which ever sends a byte:
   * node2 stays connected to node1 and on its tip throughout;
   * node1's RSS grows by less than 32 MiB."""
 
+import os
 import socket
 import time
 
-from harness import TestRun, expect, expect_eq, poll
+from harness import TestRun, binary, expect, expect_eq, poll
 from nodes import metric_value, start_testnet, wait_same_tip
 
 CONNECTIONS = 200
@@ -23,6 +24,17 @@ FLOOD_IP = "127.0.0.2"
 
 t = TestRun("200 connections from one IP")
 state = {}
+
+
+# Under AddressSanitizer freed memory waits in a quarantine before reuse, so
+# RSS does not come back down: bound the quarantine for the nodes started
+# here, and allow for it in the memory check.
+with open(binary("tnode"), "rb") as _f:
+    ASAN = b"__asan_init" in _f.read()
+if ASAN:
+    os.environ["ASAN_OPTIONS"] = (os.environ.get("ASAN_OPTIONS", "") +
+                                  ":quarantine_size_mb=16:thread_local_quarantine_size_kb=256").lstrip(":")
+ASAN_ALLOWANCE_MB = 128 if ASAN else 0
 
 
 def rss_kb(pid):
@@ -109,7 +121,9 @@ def others_fine():
     wait_same_tip([n1, n2], 5.0, "node2 on node1's tip")
     grown = (rss_kb(n1.proc.pid) - state["rss_before"]) / 1024
     t.note(f"node1 RSS grew by {grown:.1f} MiB")
-    expect(grown < 32, "node1's RSS growth < 32 MiB", f"{grown:.1f} MiB")
+    limit = 32 + ASAN_ALLOWANCE_MB
+    expect(grown < limit, f"node1's RSS growth < {limit} MiB" + (" (with the ASan allowance)" if ASAN else ""),
+           f"{grown:.1f} MiB")
     disconnects = metric_value(n1.metrics(), "tnode_disconnects_total", reason="per_ip_limit")
     expect_eq(disconnects, 0.0, "connected peers closed for per_ip_limit (none: refusals are not disconnects)")
 
