@@ -17,7 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kColumnNames[] = {"blocks", "headers", "main", "meta", "peers", "bans"};
-constexpr std::size_t kColumnCount = std::size(kColumnNames);
 
 constexpr std::string_view kMetaSchema = "schema";
 constexpr std::string_view kMetaGenesisHash = "genesis_hash";
