@@ -1239,19 +1239,18 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
 
   // The address book and ban list from the store (DESIGN.md 4, 6): what the
   // node learnt before a restart or a kill -9, with scores decayed and
-  // breaker cool-downs counted across the downtime. Undecodable records are
-  // skipped (and reported), never fatal.
+  // breaker cool-downs counted across the downtime. Undecodable records
+  // (damaged, or from a newer version) are skipped and reported, and left
+  // in the store untouched: never fatal, never deleted.
   void load_records() {
     const auto now = steady_now();
     const auto now_ms = util::now_ms();
     std::size_t bad = 0, expired = 0;
-    std::vector<std::string> drop;
     store.for_each_raw(store::Column::Peers, [&](std::string_view k, std::string_view v) {
       auto r = p2p::decode_address_record(std::span(reinterpret_cast<const std::uint8_t*>(v.data()), v.size()));
       auto a = r ? util::parse_host_port(r->address) : util::Result<util::HostPort>(util::fail("undecodable"));
       if (!r || !a || r->address != k) {
         ++bad;
-        drop.emplace_back(k);
         return true;
       }
       if (book.size() >= kMaxAddressBook) return false;
@@ -1271,13 +1270,11 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
       book.emplace(std::string(k), std::move(e));
       return true;
     });
-    if (!drop.empty()) store.write_records(store::Column::Peers, {}, drop);
     std::vector<std::string> lapsed;
     store.for_each_raw(store::Column::Bans, [&](std::string_view k, std::string_view v) {
       auto b = p2p::decode_ban_record(std::span(reinterpret_cast<const std::uint8_t*>(v.data()), v.size()));
       if (!b || key_of(b->node_id) != k) {
         ++bad;
-        lapsed.emplace_back(k);
       } else if (b->until_ms <= now_ms) {
         ++expired;
         lapsed.emplace_back(k);
@@ -1290,7 +1287,8 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
     m.bans_active.set(static_cast<double>(bans.size()));
     if (!book.empty() || !bans.empty() || bad > 0)
       spdlog::info("p2p: restored {} addresses and {} bans from the store ({} expired bans dropped{})", book.size(),
-                   bans.size(), expired, bad ? ", " + std::to_string(bad) + " unreadable records skipped" : "");
+                   bans.size(), expired,
+                   bad ? ", " + std::to_string(bad) + " unreadable records skipped and kept" : "");
   }
 
   p2p::AddressRecord record_of(const std::string& k, const AddressEntry& e, Clock::time_point now,

@@ -61,7 +61,8 @@ struct PeerSync {
   std::deque<BlockRequest> requests;  // outstanding, oldest first; stalled ones kept (bounded) for late answers
   milliseconds timeout{2000};
   Clock::time_point resting_until{};
-  std::set<Hash32> lacks;  // hashes it answered without (bounded)
+  std::set<Hash32> lacks;         // hashes it answered without (bounded)
+  std::uint32_t unconnected = 0;  // Headers answers in a row that did not connect
   KnownHashes known;
   std::uint64_t blocks_served = 0;
 };
@@ -73,6 +74,10 @@ std::size_t active_requests(const PeerSync& p) {
   return static_cast<std::size_t>(
       std::count_if(p.requests.begin(), p.requests.end(), [](const BlockRequest& r) { return !r.stalled; }));
 }
+
+// Headers answers in a row that connect to nothing we know before the peer
+// is penalised (one can be our fault: a locator naming a dropped header).
+constexpr std::uint32_t kMaxUnconnectedHeaders = 3;
 
 // Stalled requests kept per peer for a late answer; older ones are forgotten.
 constexpr std::size_t kMaxStalledRequests = 4;
@@ -291,11 +296,19 @@ struct ChainSync::Impl {
     }
     const auto first_parent = header_of(msg.headers.front().parent);
     if (!first_parent) {
-      if (hooks.penalise)
-        hooks.penalise(from, p2p::ScoreEvent::ProtocolViolation, "headers that do not connect to our locator");
-      p->claim_trusted = false;
+      // Our locator may have named a header we have dropped since we asked
+      // (our chain moved on): ask again with a fresh one. Only a peer that
+      // keeps answering with headers that connect to nothing misbehaves.
+      if (++p->unconnected >= kMaxUnconnectedHeaders) {
+        if (hooks.penalise)
+          hooks.penalise(from, p2p::ScoreEvent::ProtocolViolation, "headers that do not connect to our locator");
+        p->claim_trusted = false;
+        p->unconnected = 0;
+      }
+      pump(now);
       return;
     }
+    p->unconnected = 0;
     const auto ctx = context();
     chain::BlockHeader parent = *first_parent;
     Hash32 parent_hash = msg.headers.front().parent;

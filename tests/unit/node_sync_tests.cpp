@@ -1116,3 +1116,32 @@ TEST_CASE("headers_for and blocks_for answer from the main chain after the first
   CHECK(blocks.blocks.front() == main.front());
   CHECK(blocks.blocks.back() == main[core::p2p::kMaxBlocksPerMessage - 1]);
 }
+
+TEST_CASE("headers that do not connect are asked for again; only a peer that keeps sending them is penalised",
+          "[unit][sync]") {
+  QuietLogs quiet;
+  Net net;
+  const auto blocks = net.chain(net.genesis, 20);
+  Node node(net);
+  const auto p = peer_id(1);
+  node.sync->add_peer(p, tip_of(blocks[19]), t0);
+  REQUIRE(node.rec.of_type<core::p2p::GetHeaders>().size() == 1);
+
+  // Headers 11..20: their first parent (block 10) is unknown to us. Our
+  // locator may have named something we dropped since: no penalty, ask again.
+  core::p2p::Headers far;
+  for (std::size_t i = 10; i < 20; ++i) far.headers.push_back(blocks[i].header);
+  node.sync->on_headers(p, far, t0 + milliseconds(10));
+  CHECK(node.rec.penalties.empty());
+  CHECK(node.rec.of_type<core::p2p::GetHeaders>().size() == 2);
+  CHECK(node.sync->peer_view(p)->claim_trusted);
+
+  // The same again and again: the third in a row is misbehaviour.
+  node.sync->on_headers(p, far, t0 + milliseconds(20));
+  CHECK(node.rec.penalties.empty());
+  node.sync->on_headers(p, far, t0 + milliseconds(30));
+  CHECK(node.rec.penalties_of(p, ScoreEvent::ProtocolViolation) == 1);
+  CHECK_FALSE(node.sync->peer_view(p)->claim_trusted);
+  CHECK(node.tip().height == 0);
+  CHECK(node.rec.invalid.empty());
+}
