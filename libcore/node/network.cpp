@@ -220,6 +220,7 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
   // "no peers" or "fewer than half of the masternodes", once connected.
   bool partitioned = true;
   bool ever_connected = false;
+  std::optional<Clock::time_point> partition_change_since;  // the other state seen since then
   Clock::time_point started_at = steady_now();
 
   // ------------------------------------------------------------ helpers
@@ -796,7 +797,6 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
     m.peer_height.with({c->id.hex()}).set(static_cast<double>(c->theirs.best_height));
     sync.add_peer(c->id, chain::TipRef{c->theirs.best_height, c->theirs.best_hash}, steady_now());
     if (!c->outbound && is_masternode(c->id)) evict_for(c);
-    check_partition();
     spdlog::info("p2p: connected {} {} {} at {} (height {}, {})", c->direction(), p2p::to_string(c->peer_class),
                  c->id.short_hex(), join_host_port(c->remote_ip, c->remote_port), c->theirs.best_height,
                  c->theirs.user_agent);
@@ -842,7 +842,6 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
       sync.remove_peer(c->id, steady_now());
     }
     if (peers_by_id.empty()) had_peers = false;
-    check_partition();
   }
 
   // ------------------------------------------------------------ connected
@@ -1095,6 +1094,7 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
     auto self = shared_from_this();
     while (!stopping) {
       sync.tick(steady_now());
+      check_partition(steady_now());
       sync_timer.expires_after(kSyncTick);
       co_await sync_timer.async_wait(kTuple);
     }
@@ -1339,13 +1339,22 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
 
   // ------------------------------------------------------------ partition
 
-  void check_partition() {
+  // Checked every kSyncTick; a new state counts once it has held for
+  // kPartitionSettle, so a connection being replaced (a duplicate, a
+  // restarted peer) is not a partition.
+  void check_partition(Clock::time_point now) {
     const auto n = counts_now();
     const bool own_mn = is_masternode(own_id());
     const std::size_t seen = n.masternodes + (own_mn ? 1 : 0), total = n.masternodes_total + (own_mn ? 1 : 0);
     const std::size_t peers = n.inbound + n.outbound;
     const bool now_partitioned = (n.peers_expected && peers == 0) || (total > 1 && seen * 2 < total);
-    if (now_partitioned == partitioned) return;
+    if (now_partitioned == partitioned) {
+      partition_change_since.reset();
+      return;
+    }
+    if (!partition_change_since) partition_change_since = now;
+    if (now - *partition_change_since < kPartitionSettle) return;
+    partition_change_since.reset();
     partitioned = now_partitioned;
     if (!partitioned) {
       if (ever_connected) spdlog::info("p2p: partition over: {} peers, {} of {} masternodes", peers, seen, total);

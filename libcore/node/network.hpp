@@ -62,6 +62,9 @@ inline constexpr std::int64_t kAloneGrace = 2;
 // How often changed address-book records are written to the store (and so
 // the most a kill -9 loses; a graceful stop writes them all).
 inline constexpr Millis kPersistInterval{1000};
+// How long "partitioned" (or its end) must hold before it counts as a
+// transition (tnode_partition_events_total).
+inline constexpr Millis kPartitionSettle{1000};
 // How often ChainSync checks for stalls and issues requests.
 inline constexpr Millis kSyncTick{250};
 // Repeated dial failures of one address are logged once per this period.
