@@ -1339,9 +1339,9 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
 
   // ------------------------------------------------------------ partition
 
-  // Checked every kSyncTick; a new state counts once it has held for
+  // Checked every kSyncTick. Being partitioned counts once it has held for
   // kPartitionSettle, so a connection being replaced (a duplicate, a
-  // restarted peer) is not a partition.
+  // restarted peer) is not a partition; its end counts at once.
   void check_partition(Clock::time_point now) {
     const auto n = counts_now();
     const bool own_mn = is_masternode(own_id());
@@ -1352,8 +1352,12 @@ struct Network::Impl : std::enable_shared_from_this<Network::Impl> {
       partition_change_since.reset();
       return;
     }
-    if (!partition_change_since) partition_change_since = now;
-    if (now - *partition_change_since < kPartitionSettle) return;
+    // Leaving the partitioned state counts at once; entering it only once
+    // it has held for kPartitionSettle.
+    if (now_partitioned) {
+      if (!partition_change_since) partition_change_since = now;
+      if (now - *partition_change_since < kPartitionSettle) return;
+    }
     partition_change_since.reset();
     partitioned = now_partitioned;
     if (!partitioned) {

@@ -64,6 +64,10 @@ def split():
     expect(big[0].tip() != small[0].tip(), "the two sides on different tips", (big[0].tip(), small[0].tip()))
     state["reorgs_before"] = {n.name: metric_value(n.metrics(), "tnode_reorgs_total") for n in small}
     for n in small:
+        # Being cut off counts once it has held for a second.
+        poll(lambda n=n: (metric_value(n.metrics(), "tnode_partition_events_total") >= 1,
+                          metric_value(n.metrics(), "tnode_partition_events_total")), 5.0,
+             f"{n.name}'s tnode_partition_events_total to count the split")
         events = metric_value(n.metrics(), "tnode_partition_events_total")
         expect_eq(events, 1.0, f"{n.name}'s tnode_partition_events_total (one transition into the minority)")
         status, h = n.health()
