@@ -50,11 +50,8 @@ core::util::Result<std::filesystem::path> prepare_dev(const std::filesystem::pat
   if (ec) return core::util::fail("--data-dir " + dir.string() + ": " + ec.message());
 
   const auto key_path = dir / "node.key";
-  core::util::Result<core::crypto::KeyPair> key =
-      fs::exists(key_path, ec) ? core::crypto::load_key_file(key_path) : core::crypto::KeyPair::generate();
+  auto key = core::crypto::load_or_create_key_file(key_path);
   if (!key) return tl::unexpected(key.error());
-  if (!fs::exists(key_path, ec))
-    if (auto saved = core::crypto::save_key_file(key_path, *key); !saved) return tl::unexpected(saved.error());
 
   core::chain::GenesisSpec spec;
   spec.network = "dev";

@@ -74,4 +74,14 @@ util::Result<void> save_key_file(const std::filesystem::path& path, const KeyPai
   return util::write_file_atomic(path, key.seed().hex() + "\n", 0600, /*overwrite=*/false);
 }
 
+util::Result<KeyPair> load_or_create_key_file(const std::filesystem::path& path, bool* created) {
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(path, ec);
+  if (created) *created = !exists;
+  if (exists) return load_key_file(path);
+  auto key = KeyPair::generate();
+  if (auto saved = save_key_file(path, key); !saved) return tl::unexpected(saved.error());
+  return key;
+}
+
 }  // namespace core::crypto

@@ -44,4 +44,8 @@ util::Result<KeyPair> load_key_file(const std::filesystem::path& path);
 // Writes a key file with mode 0600. Never overwrites an existing file.
 util::Result<void> save_key_file(const std::filesystem::path& path, const KeyPair& key);
 
+// Loads the key file, or, when there is none, generates a key and saves it
+// there (`*created` says which, when given).
+util::Result<KeyPair> load_or_create_key_file(const std::filesystem::path& path, bool* created = nullptr);
+
 }  // namespace core::crypto

@@ -124,14 +124,11 @@ util::Result<chain::GenesisSpec> load_genesis(const config::NodeConfig& c) {
 
 // Loads the node key, generating it on first start.
 util::Result<crypto::KeyPair> load_or_create_key(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    auto key = crypto::KeyPair::generate();
-    if (auto saved = crypto::save_key_file(path, key); !saved) return tl::unexpected(saved.error());
-    spdlog::info("generated a new node key in {} (node id {})", path.string(), key.public_key().hex());
-    return key;
-  }
-  return crypto::load_key_file(path);
+  bool created = false;
+  auto key = crypto::load_or_create_key_file(path, &created);
+  if (key && created)
+    spdlog::info("generated a new node key in {} (node id {})", path.string(), key->public_key().hex());
+  return key;
 }
 
 NetworkSettings network_settings(const config::NodeConfig& c, p2p::Role role, const std::string& version) {

@@ -45,6 +45,16 @@ tl::unexpected<util::Error> field_error(const char* field, util::Error e) {
     out = std::move(*tried_);                                          \
   } while (0)
 
+// The leading format version byte of a record.
+util::Result<void> read_version(codec::Reader& r, const char* record) {
+  auto version = r.u8();
+  if (!version) return field_error(record, std::move(version.error()));
+  if (*version != kPeerRecordVersion)
+    return util::fail(std::string(record) + " version " + std::to_string(*version) + ", this build reads " +
+                      std::to_string(kPeerRecordVersion));
+  return {};
+}
+
 }  // namespace
 
 std::optional<BreakerState> parse_breaker_state(std::string_view name) {
@@ -89,11 +99,7 @@ codec::Bytes encode(const AddressRecord& r) {
 util::Result<AddressRecord> decode_address_record(std::span<const std::uint8_t> bytes) {
   codec::Reader r(bytes);
   AddressRecord a;
-  std::uint8_t version = 0;
-  TRY_FIELD(version, r.u8(), "address record version");
-  if (version != kPeerRecordVersion)
-    return util::fail("address record version " + std::to_string(version) + ", this build reads " +
-                      std::to_string(kPeerRecordVersion));
+  if (auto ok = read_version(r, "address record"); !ok) return tl::unexpected(ok.error());
   TRY_FIELD(a.address, r.str(kMaxRecordAddress), "address");
   bool has_id = false;
   TRY_FIELD(has_id, read_bool(r), "node_id flag");
@@ -158,11 +164,7 @@ codec::Bytes encode(const BanRecord& b) {
 util::Result<BanRecord> decode_ban_record(std::span<const std::uint8_t> bytes) {
   codec::Reader r(bytes);
   BanRecord b;
-  std::uint8_t version = 0;
-  TRY_FIELD(version, r.u8(), "ban record version");
-  if (version != kPeerRecordVersion)
-    return util::fail("ban record version " + std::to_string(version) + ", this build reads " +
-                      std::to_string(kPeerRecordVersion));
+  if (auto ok = read_version(r, "ban record"); !ok) return tl::unexpected(ok.error());
   TRY_FIELD(b.node_id, r.fixed<32>(), "node_id");
   TRY_FIELD(b.since_ms, r.i64(), "since");
   TRY_FIELD(b.until_ms, r.i64(), "until");

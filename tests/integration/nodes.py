@@ -416,6 +416,28 @@ def wait_same_tip(nodes, timeout, describe=None):
     return nodes[0].tip()
 
 
+def rss_kb(pid):
+    """The process's resident set size in KiB (0 if unknown)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def asan_rss_allowance_mb():
+    """For memory checks: 0 for a normal build. Under AddressSanitizer freed
+    memory waits in a quarantine before reuse, so RSS does not come back
+    down: this bounds the quarantine of the nodes started from now on
+    (ASAN_OPTIONS) and returns the MiB to allow for it."""
+    with open(binary("tnode"), "rb") as f:
+        if b"__asan_init" not in f.read():
+            return 0
+    os.environ["ASAN_OPTIONS"] = (os.environ.get("ASAN_OPTIONS", "") +
+                                  ":quarantine_size_mb=16:thread_local_quarantine_size_kb=256").lstrip(":")
+    return 128
+
+
 def past_timestamp(seconds_ago):
     """An RFC 3339 genesis time `seconds_ago` seconds in the past (whole seconds)."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(time.time()) - int(seconds_ago)))

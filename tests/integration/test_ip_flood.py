@@ -12,12 +12,11 @@ which ever sends a byte:
   * node2 stays connected to node1 and on its tip throughout;
   * node1's RSS grows by less than 32 MiB."""
 
-import os
 import socket
 import time
 
-from harness import TestRun, binary, expect, expect_eq, poll
-from nodes import metric_value, start_testnet, wait_same_tip
+from harness import TestRun, expect, expect_eq, poll
+from nodes import asan_rss_allowance_mb, metric_value, rss_kb, start_testnet, wait_same_tip
 
 CONNECTIONS = 200
 FLOOD_IP = "127.0.0.2"
@@ -26,23 +25,9 @@ t = TestRun("200 connections from one IP")
 state = {}
 
 
-# Under AddressSanitizer freed memory waits in a quarantine before reuse, so
-# RSS does not come back down: bound the quarantine for the nodes started
-# here, and allow for it in the memory check.
-with open(binary("tnode"), "rb") as _f:
-    ASAN = b"__asan_init" in _f.read()
-if ASAN:
-    os.environ["ASAN_OPTIONS"] = (os.environ.get("ASAN_OPTIONS", "") +
-                                  ":quarantine_size_mb=16:thread_local_quarantine_size_kb=256").lstrip(":")
-ASAN_ALLOWANCE_MB = 128 if ASAN else 0
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+# Bounds ASan's quarantine for the nodes started here (0 in a normal build).
+ASAN_ALLOWANCE_MB = asan_rss_allowance_mb()
+ASAN = ASAN_ALLOWANCE_MB > 0
 
 
 def setup():

@@ -10,10 +10,9 @@ answer. node1 queues each ~440 KB answer until the peer's send queue passes
   * node1's memory stays bounded (RSS grows by far less than what the peer
     asked for) and node1 keeps working (/health, producing)."""
 
-import os
 
-from harness import TestRun, binary, expect, expect_eq, forge_chain, poll
-from nodes import metric_value, past_timestamp, start_testnet
+from harness import TestRun, expect, expect_eq, forge_chain, poll
+from nodes import asan_rss_allowance_mb, metric_value, past_timestamp, rss_kb, start_testnet
 
 BLOCKS = 3000
 
@@ -21,23 +20,9 @@ t = TestRun("slow reader")
 state = {}
 
 
-# Under AddressSanitizer freed memory waits in a quarantine before reuse, so
-# RSS does not come back down: bound the quarantine for the nodes started
-# here, and allow for it in the memory check.
-with open(binary("tnode"), "rb") as _f:
-    ASAN = b"__asan_init" in _f.read()
-if ASAN:
-    os.environ["ASAN_OPTIONS"] = (os.environ.get("ASAN_OPTIONS", "") +
-                                  ":quarantine_size_mb=16:thread_local_quarantine_size_kb=256").lstrip(":")
-ASAN_ALLOWANCE_MB = 128 if ASAN else 0
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+# Bounds ASan's quarantine for the nodes started here (0 in a normal build).
+ASAN_ALLOWANCE_MB = asan_rss_allowance_mb()
+ASAN = ASAN_ALLOWANCE_MB > 0
 
 
 def setup():
