@@ -1,0 +1,227 @@
+// libcore/node/address_book: known addresses and their dial bookkeeping,
+// pure (time passed in). The bound, class upgrades, what is due and when,
+// the connection-to-entry rule, gossip, seeding and the persistent form.
+
+#include <catch2/catch.hpp>
+
+#include <span>
+
+#include "libcore/node/address_book.hpp"
+#include "test_support.hpp"
+
+using core::node::AddressBook;
+using core::node::AddressBookSettings;
+using core::node::ConnectionOrigin;
+using core::p2p::PeerClass;
+using core::util::HostPort;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+namespace {
+
+const auto t0 = core::p2p::TimePoint{} + std::chrono::hours(24);
+constexpr std::int64_t kWall0 = 1'700'000'000'000;
+
+HostPort at(std::uint16_t port) { return HostPort{"127.0.0.1", port}; }
+core::p2p::Uniform01 zero() {
+  return [] { return 0.0; };
+}
+
+AddressBook book_of(std::size_t max_entries = 1024) {
+  AddressBookSettings s;
+  s.max_entries = max_entries;
+  return AddressBook(s, test::key(1).public_key());
+}
+
+std::function<bool(const core::crypto::PublicKey&)> none() {
+  return [](const core::crypto::PublicKey&) { return false; };
+}
+
+}  // namespace
+
+TEST_CASE("address book: bounded for discovered addresses; classes only move up", "[unit][node]") {
+  auto book = book_of(2);
+  REQUIRE(book.add(at(1), PeerClass::Discovered, "gossip"));
+  REQUIRE(book.add(at(2), PeerClass::Discovered, "gossip"));
+  CHECK(book.add(at(3), PeerClass::Discovered, "gossip") == nullptr);
+  CHECK(book.size() == 2);
+  // An address already known is upgraded, never downgraded.
+  auto* e = book.add(at(1), PeerClass::Static, "config");
+  REQUIRE(e);
+  CHECK(e->state.peer_class() == PeerClass::Static);
+  CHECK(e->source == "config");
+  e = book.add(at(1), PeerClass::Discovered, "gossip");
+  CHECK(e->state.peer_class() == PeerClass::Static);
+  CHECK(e->source == "config");
+  // Our own id marks the entry self.
+  e = book.add(at(2), PeerClass::Discovered, "inbound", test::key(1).public_key());
+  CHECK(e->self);
+}
+
+TEST_CASE("address book: the entry of a connection is the dialled address, or the announced listen address",
+          "[unit][node]") {
+  CHECK(AddressBook::key_of(ConnectionOrigin{true, "127.0.0.1:1", "127.0.0.1:9"}) == "127.0.0.1:1");
+  CHECK(AddressBook::key_of(ConnectionOrigin{false, "", "127.0.0.1:9"}) == "127.0.0.1:9");
+  CHECK_FALSE(AddressBook::key_of(ConnectionOrigin{false, "", ""}).has_value());
+  auto book = book_of();
+  book.add(at(9), PeerClass::Discovered, "gossip");
+  CHECK(book.entry_of(ConnectionOrigin{false, "", "127.0.0.1:9"}) == book.find("127.0.0.1:9"));
+  CHECK(book.entry_of(ConnectionOrigin{false, "", ""}) == nullptr);
+}
+
+TEST_CASE("address book: what is due, masternodes outside the outbound slots, and when the next one is",
+          "[unit][node]") {
+  auto book = book_of();
+  book.add(at(1), PeerClass::Masternode, "genesis", test::key(2).public_key());
+  book.add(at(2), PeerClass::Static, "config");
+  book.add(at(3), PeerClass::Discovered, "gossip", test::key(3).public_key());
+  book.find("127.0.0.1:3")->self = false;
+
+  auto due = book.due(t0, 8, none());
+  CHECK(due.candidates.size() == 3);
+  // No free slot: only the masternode.
+  due = book.due(t0, 0, none());
+  REQUIRE(due.candidates.size() == 1);
+  CHECK(due.candidates[0].peer_class == PeerClass::Masternode);
+  // A skipped node id (banned, or already connected) is not due.
+  due = book.due(t0, 8, [](const core::crypto::PublicKey& id) { return id == test::key(3).public_key(); });
+  CHECK(due.candidates.size() == 2);
+
+  // In flight: not due and counts against the slots; failed: due again
+  // after its backoff, which is when `next` says.
+  auto& s = *book.find("127.0.0.1:2");
+  book.record_attempt(s, t0, kWall0);
+  CHECK(book.dialing_non_masternodes() == 1);
+  CHECK(book.due(t0, 8, none()).candidates.size() == 2);
+  book.record_failure(s, core::p2p::ScoreEvent::Refused, "refused: connect", t0, [] { return 0.999999; });
+  CHECK(book.dialing_non_masternodes() == 0);
+  CHECK(s.total_attempts == 1);
+  CHECK(s.total_failures == 1);
+  CHECK(s.last_error == "refused: connect");
+  CHECK(s.score.value(t0) < 0);
+  due = book.due(t0, 8, none());
+  CHECK(due.candidates.size() == 2);
+  REQUIRE(due.next.has_value());
+  CHECK(*due.next > t0);
+  CHECK(*due.next <= t0 + seconds(5));
+  // Self and another network are never due.
+  book.find("127.0.0.1:1")->self = true;
+  book.find("127.0.0.1:3")->wrong_network = true;
+  CHECK(book.due(t0 + seconds(10), 8, none()).candidates.size() == 1);
+}
+
+TEST_CASE("address book: success resets the dial bookkeeping and learns the node id", "[unit][node]") {
+  auto book = book_of();
+  auto& e = *book.add(at(2), PeerClass::Static, "config");
+  for (int i = 0; i < 3; ++i) {
+    book.record_attempt(e, t0 + seconds(i), kWall0 + i * 1000);
+    book.record_failure(e, core::p2p::ScoreEvent::Timeout, "timeout", t0 + seconds(i), zero());
+  }
+  CHECK(e.state.consecutive_failures() == 3);
+  CHECK(e.recent_attempts_ms.size() == 3);
+  book.record_attempt(e, t0 + seconds(5), kWall0 + 5000);
+  const auto id = test::key(7).public_key();
+  book.record_success(e, id, t0 + seconds(5), kWall0 + 5000);
+  CHECK(e.state.consecutive_failures() == 0);
+  CHECK(e.node_id == id);
+  CHECK(e.last_success_ms == kWall0 + 5000);
+  CHECK(e.last_error.empty());
+}
+
+TEST_CASE("address book: recent attempts are bounded", "[unit][node]") {
+  auto book = book_of();
+  auto& e = *book.add(at(1), PeerClass::Masternode, "genesis");
+  for (std::size_t i = 0; i < core::node::kRecentAttempts + 5; ++i) {
+    book.record_attempt(e, t0, kWall0 + static_cast<std::int64_t>(i));
+    book.record_failure(e, core::p2p::ScoreEvent::Refused, "x", t0, zero());
+  }
+  CHECK(e.recent_attempts_ms.size() == core::node::kRecentAttempts);
+  CHECK(e.recent_attempts_ms.back() == kWall0 + static_cast<std::int64_t>(core::node::kRecentAttempts + 4));
+}
+
+TEST_CASE("address book: gossip adds discovered entries, never ourselves, and is fresh evidence only when newer",
+          "[unit][node]") {
+  auto book = book_of();
+  const auto own = test::key(1).public_key(), other = test::key(5).public_key();
+  book.learn({own, "127.0.0.1:7", core::p2p::Role::Regular, kWall0}, false, t0);
+  CHECK(book.size() == 0);
+  book.learn({other, "not an address", core::p2p::Role::Regular, kWall0}, false, t0);
+  CHECK(book.size() == 0);
+  book.learn({other, "127.0.0.1:8", core::p2p::Role::Regular, kWall0}, false, t0);
+  REQUIRE(book.find("127.0.0.1:8"));
+  CHECK(book.find("127.0.0.1:8")->source == "gossip");
+  CHECK(book.find("127.0.0.1:8")->node_id == other);
+
+  // Parked after failures; a report older than our last attempt changes
+  // nothing, a newer one unparks it.
+  auto& e = *book.find("127.0.0.1:8");
+  for (int i = 0; i < 3; ++i) {
+    book.record_attempt(e, t0, kWall0 + 100);
+    book.record_failure(e, core::p2p::ScoreEvent::Refused, "x", t0, zero());
+  }
+  REQUIRE(e.state.parked());
+  book.learn({other, "127.0.0.1:8", core::p2p::Role::Regular, kWall0 + 50}, false, t0);
+  CHECK(e.state.parked());
+  book.learn({other, "127.0.0.1:8", core::p2p::Role::Regular, kWall0 + 200}, false, t0);
+  CHECK_FALSE(e.state.parked());
+}
+
+TEST_CASE("address book: seeding adds genesis and static peers, forgets removed static peers, marks our own",
+          "[unit][node]") {
+  auto book = book_of();
+  book.add(at(5), PeerClass::Static, "config");  // remembered from the last run
+  const auto mn = test::key(2).public_key();
+  auto removed = book.seed({{at(1), mn}}, {at(2)}, {"127.0.0.1:2"});
+  CHECK(removed == std::vector<std::string>{"127.0.0.1:5"});
+  CHECK(book.find("127.0.0.1:5") == nullptr);
+  REQUIRE(book.find("127.0.0.1:1"));
+  CHECK(book.find("127.0.0.1:1")->state.peer_class() == PeerClass::Masternode);
+  CHECK(book.find("127.0.0.1:1")->node_id == mn);
+  CHECK(book.find("127.0.0.1:2")->self);
+}
+
+TEST_CASE("address book: the persistent form round-trips, and only changed entries are written", "[unit][node]") {
+  auto book = book_of();
+  auto& e = *book.add(at(3), PeerClass::Static, "config", test::key(4).public_key());
+  book.record_attempt(e, t0, kWall0);
+  book.record_failure(e, core::p2p::ScoreEvent::Timeout, "timeout: connect", t0, zero());
+  auto changed = book.take_changed(t0, kWall0);
+  REQUIRE(changed.size() == 1);
+  CHECK(book.take_changed(t0, kWall0).empty());  // unchanged: nothing to write
+
+  // A later process restores it, 30 s later on the wall clock.
+  auto later = book_of();
+  const auto& [key, raw] = changed[0];
+  auto record =
+      core::p2p::decode_address_record(std::span(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
+  REQUIRE(record.has_value());
+  const auto t1 = t0 + std::chrono::hours(5);
+  CHECK(later.restore(key, *record, raw, t1, kWall0 + 30'000) == AddressBook::Restored::Ok);
+  const auto* r = later.find("127.0.0.1:3");
+  REQUIRE(r);
+  CHECK(r->node_id == test::key(4).public_key());
+  CHECK(r->total_attempts == 1);
+  CHECK(r->total_failures == 1);
+  CHECK(r->last_error == "timeout: connect");
+  CHECK(r->state.consecutive_failures() == 1);
+  CHECK(r->score.value(t1) == Approx(e.score.value(t0 + seconds(30))));
+  // Invalid records and a full book are told apart.
+  CHECK(later.restore("127.0.0.1:4", *record, raw, t1, kWall0) == AddressBook::Restored::Invalid);
+  auto full = book_of(0);
+  CHECK(full.restore(key, *record, raw, t1, kWall0) == AddressBook::Restored::Full);
+}
+
+TEST_CASE("address book: after an unban the node's addresses get a fresh start", "[unit][node]") {
+  auto book = book_of();
+  const auto id = test::key(6).public_key();
+  auto& e = *book.add(at(4), PeerClass::Discovered, "gossip", id);
+  e.score.apply(core::p2p::ScoreEvent::InvalidBlock, t0);
+  for (int i = 0; i < 3; ++i) {
+    book.record_attempt(e, t0, kWall0);
+    book.record_failure(e, core::p2p::ScoreEvent::Refused, "x", t0, zero());
+  }
+  REQUIRE(e.state.parked());
+  book.fresh_start(id, t0);
+  CHECK_FALSE(e.state.parked());
+  CHECK(e.score.value(t0) == 0);
+}
