@@ -5,6 +5,7 @@
 #include "libcore/crypto/types.hpp"
 #include "libcore/metrics/node_metrics.hpp"
 #include "libcore/node/network.hpp"
+#include "libcore/node/sync.hpp"
 #include "libcore/store/block_json.hpp"
 #include "libcore/store/chain_store.hpp"
 #include "libcore/util/time.hpp"
@@ -14,12 +15,8 @@ namespace core::node {
 
 using nlohmann::json;
 
-HealthVerdict health_verdict(std::size_t peers, bool peers_expected, std::size_t masternodes_seen,
-                             std::size_t masternodes_total, bool syncing) {
-  if (peers_expected && peers == 0) return {"degraded", "no peers"};
-  if (masternodes_total > 0 && masternodes_seen * 2 < masternodes_total)
-    return {"degraded", "sees " + std::to_string(masternodes_seen) + " of " + std::to_string(masternodes_total) +
-                            " masternodes (fewer than half)"};
+HealthVerdict health_verdict(const ConnectivityVerdict& connectivity, bool syncing) {
+  if (connectivity.partitioned) return {"degraded", connectivity.reason};
   return {syncing ? "syncing" : "ok", ""};
 }
 
@@ -27,9 +24,18 @@ namespace {
 
 json optional_ms(const std::optional<std::int64_t>& ms) { return ms ? json(util::format_rfc3339(*ms)) : json(nullptr); }
 
-json peers_json(const Network& network) {
+json peers_json(const Network& network, const ChainSync& sync) {
   auto rows = json::array();
-  for (const auto& p : network.peers()) {
+  for (auto p : network.peers()) {
+    // What sync knows of the peer beats its Hello's claim.
+    std::uint64_t blocks_received = 0;
+    std::int64_t stall_timeout_ms = 0;
+    if (auto sv = sync.peer_view(p.id)) {
+      p.height = sv->tip.height;
+      p.best_hash = sv->tip.hash.hex();
+      blocks_received = sv->blocks_received;
+      stall_timeout_ms = sv->stall_timeout.count();
+    }
     rows.push_back({{"node_id", p.node_id},
                     {"address", p.address},
                     {"listen_address", p.listen_address},
@@ -38,8 +44,8 @@ json peers_json(const Network& network) {
                     {"role", p.role},
                     {"height", p.height},
                     {"best_hash", p.best_hash},
-                    {"blocks_received", p.blocks_received},
-                    {"stall_timeout_ms", p.stall_timeout_ms},
+                    {"blocks_received", blocks_received},
+                    {"stall_timeout_ms", stall_timeout_ms},
                     {"score", p.score},
                     {"rtt_ms", p.rtt_ms ? json(*p.rtt_ms) : json(nullptr)},
                     {"connected_since", util::format_rfc3339(p.connected_since_ms)},
@@ -112,10 +118,9 @@ http::Router make_api(ApiContext ctx) {
   r.add("GET", "/health", [c = shared](const http::Request&) {
     const auto n = c->network.counts();
     const auto tip = c->store.tip();
-    const auto sync = c->network.sync_status();
+    const auto sync = c->sync.status();
     const bool syncing = sync.syncing;
-    auto v = health_verdict(n.inbound + n.outbound, n.peers_expected, n.masternodes + (c->role == "masternode" ? 1 : 0),
-                            n.masternodes_total + (c->role == "masternode" ? 1 : 0), syncing);
+    auto v = health_verdict(c->network.connectivity(), syncing);
     json body = {
         {"status", v.status},
         {"height", tip.height},
@@ -148,7 +153,7 @@ http::Router make_api(ApiContext ctx) {
   });
 
   r.add("GET", "/peers",
-        [c = shared](const http::Request&) { return http::json_response(200, peers_json(c->network)); });
+        [c = shared](const http::Request&) { return http::json_response(200, peers_json(c->network, c->sync)); });
   r.add("GET", "/addrbook",
         [c = shared](const http::Request&) { return http::json_response(200, addrbook_json(c->network)); });
 

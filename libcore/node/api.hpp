@@ -8,6 +8,7 @@
 #include <string>
 
 #include "libcore/http/server.hpp"
+#include "libcore/node/connectivity.hpp"
 
 namespace core::store {
 class ChainStore;
@@ -19,9 +20,11 @@ struct NodeMetrics;
 namespace core::node {
 
 class Network;
+class ChainSync;
 
 struct ApiContext {
   Network& network;
+  ChainSync& sync;
   store::ChainStore& store;
   metrics::NodeMetrics& metrics;
   std::string node_id;  // hex
@@ -37,11 +40,10 @@ struct HealthVerdict {
   std::string reason;  // empty unless degraded
 };
 
-// Degraded when peers are expected (other masternodes in genesis, or static
-// peers) and there are none, or when this node sees fewer than half of the
-// genesis masternodes (itself included if it is one).
-HealthVerdict health_verdict(std::size_t peers, bool peers_expected, std::size_t masternodes_seen,
-                             std::size_t masternodes_total, bool syncing);
+// Degraded (HTTP 503) when the connectivity verdict says partitioned
+// (connectivity.hpp: the same verdict counts partition events), with its
+// reason; otherwise "syncing" while a better chain downloads, else "ok".
+HealthVerdict health_verdict(const ConnectivityVerdict& connectivity, bool syncing);
 
 http::Router make_api(ApiContext context);
 

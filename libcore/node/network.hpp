@@ -1,17 +1,24 @@
 #pragma once
-// The peer-to-peer side of the daemon (DESIGN.md sections 5, 6 and 7): the
-// listener, every connection (handshake, duplicate resolution, keep-alive,
-// graceful close), the address book and the dialler (masternodes first, then
-// static and discovered peers, with backoff, breaker and parking from
-// p2p/dial_policy), block production in this node's slots, the chain
-// messages handed to ChainSync (sync.hpp), and what /peers and /addrbook
-// show. Inbound connections whose first frame carries kGenesisRequestMagic
-// are served the genesis (wire.hpp) instead of a handshake.
+// The peer-to-peer side of the daemon (DESIGN.md sections 5 and 6), as a
+// facade over its owners:
+//   listener            accepting, admission, inbound handshakes, genesis requests
+//   dialler             what to dial and when, outbound handshakes
+//   connection_manager  the connected peers: duplicates, eviction, penalties, bans
+//   connection          one peer socket's life
+//   address_book        known addresses and their dial bookkeeping (pure)
+//   ban_list            bans with expiry (pure)
+//   peer_store          peer and ban records in the chain store
+//   connectivity        the one verdict for /health and partition events (pure)
+// The message side (message_router, sync) plugs in through PeerHandler /
+// PeerActions (peer_interfaces.hpp). This file composes the pieces, runs
+// the periodic jobs that belong to none of them (writing the address book,
+// expiring bans, counting partitions) and builds what /peers, /addrbook and
+// /bans show.
 //
 // Threads: everything runs on the io_context given to the constructor, which
-// the node runs on one thread — that thread is the owner of all state here.
-// Call every member from that thread (HTTP handlers run there too). No
-// Boost headers here: the Asio code is in network.cpp.
+// the node runs on one thread -- the owner of all state here. Call every
+// member from that thread (HTTP handlers run there too). No Boost headers
+// here.
 
 #include <chrono>
 #include <cstdint>
@@ -23,9 +30,9 @@
 
 #include "libcore/chain/genesis.hpp"
 #include "libcore/crypto/keys.hpp"
-#include "libcore/node/sync.hpp"
+#include "libcore/node/connectivity.hpp"
+#include "libcore/node/peer_interfaces.hpp"
 #include "libcore/p2p/dial_policy.hpp"
-#include "libcore/p2p/messages.hpp"
 #include "libcore/util/address.hpp"
 #include "libcore/util/error.hpp"
 
@@ -42,33 +49,24 @@ struct NodeMetrics;
 
 namespace core::node {
 
+class AddressBook;
 using NodeId = crypto::PublicKey;
 using Millis = std::chrono::milliseconds;
 
 // Connection limits that tnode.toml does not set (DESIGN.md section 6 fixes
 // them); each documented in tnode.toml(5).
-inline constexpr std::size_t kMaxHandshakes = 32;  // handshakes in progress
-inline constexpr std::size_t kMaxRefusing = 64;    // refused connections being told why; beyond it they are just closed
+inline constexpr std::size_t kMaxHandshakes = 32;                      // handshakes in progress
 inline constexpr std::size_t kSendQueueLimit = std::size_t{16} << 20;  // bytes queued per peer
-inline constexpr std::size_t kMaxAddressBook = 1024;                   // known addresses
-inline constexpr std::size_t kPeersPerReply = 256;                     // entries in one Peers reply
-inline constexpr std::size_t kRecentAttempts = 16;                     // attempt times kept per address
 // The first keep-alive ping after a connection is made (then ping_interval).
 inline constexpr Millis kFirstPingDelay{1000};
-// A masternode with other masternodes in genesis waits at most this many
-// block times for its first peer before producing alone (network.cpp,
-// ready_to_produce).
-inline constexpr std::int64_t kAloneGrace = 2;
 // How often changed address-book records are written to the store (and so
-// the most a kill -9 loses; a graceful stop writes them all).
+// the most a kill -9 loses; a graceful stop writes them all). Expired bans
+// are dropped on the same beat.
 inline constexpr Millis kPersistInterval{1000};
-// How long "partitioned" (or its end) must hold before it counts as a
-// transition (tnode_partition_events_total).
+// How often connectivity is checked for partition events, and how long
+// "partitioned" must hold before it counts (tnode_partition_events_total).
+inline constexpr Millis kPartitionCheck{250};
 inline constexpr Millis kPartitionSettle{1000};
-// How often ChainSync checks for stalls and issues requests.
-inline constexpr Millis kSyncTick{250};
-// Repeated dial failures of one address are logged once per this period.
-inline constexpr Millis kFailureLogPeriod{60'000};
 
 // The networking part of tnode.toml, resolved.
 struct NetworkSettings {
@@ -89,13 +87,12 @@ struct NetworkSettings {
   p2p::PeerQualitySettings quality;
   p2p::Role role = p2p::Role::Regular;
   std::string user_agent = "tnode";
-  SyncSettings sync;
-  // Produce blocks in this node's slots (a masternode whose key is in genesis).
-  bool produce = false;
 };
 
-// One connected peer, as GET /peers shows it.
+// One connected peer, as GET /peers shows it (the chain side adds what
+// sync knows of it).
 struct PeerView {
+  NodeId id;
   std::string node_id;         // hex
   std::string address;         // remote ip:port of the socket
   std::string listen_address;  // where it accepts peers ("" if it does not listen)
@@ -103,10 +100,8 @@ struct PeerView {
   std::string peer_class;      // "masternode" | "static" | "discovered"
   std::string role;            // what it proved: "masternode" | "regular"
   bool we_initiated = false;
-  std::uint64_t height = 0;
+  std::uint64_t height = 0;  // as its Hello claimed
   std::string best_hash;
-  std::uint64_t blocks_received = 0;  // blocks it delivered to our sync requests
-  std::int64_t stall_timeout_ms = 0;  // its current sync request timeout
   double score = 0;
   std::optional<double> rtt_ms;
   std::int64_t connected_since_ms = 0;  // unix ms
@@ -144,9 +139,7 @@ struct BanView {
 struct NetworkCounts {
   std::size_t inbound = 0, outbound = 0;  // connected peers
   std::size_t masternodes = 0;            // connected peers that are genesis masternodes
-  std::size_t masternodes_total = 0;      // genesis masternodes other than this node
   std::size_t handshaking = 0;
-  bool peers_expected = false;  // genesis lists other masternodes, or static peers are configured
 };
 
 class Network {
@@ -157,24 +150,32 @@ class Network {
   Network(const Network&) = delete;
   Network& operator=(const Network&) = delete;
 
-  // Binds the listener and starts accepting and dialling. Returns the bound
-  // port. Fails naming the address ("127.0.0.1:24100: address already in use").
+  // The message side's seam: where chain and gossip messages go (set before
+  // start), what it may do to peers, and the address book gossip feeds.
+  void set_handler(PeerHandler& handler);
+  PeerActions& peer_actions();
+  AddressBook& address_book();
+
+  // Binds the listener, restores the peer memory from the store and starts
+  // accepting and dialling. Returns the bound port. Fails naming the address
+  // ("network.listen 127.0.0.1:24100: address already in use").
   util::Result<std::uint16_t> start();
 
   // Stops accepting and dialling, says goodbye (Reject{shutdown}) to every
   // peer and calls `done` once every connection is closed (at most about
-  // 2 x kLingerTimeout later).
+  // 2 x kLingerTimeout later) and the address book is written.
   void shutdown(std::function<void()> done);
 
   std::vector<PeerView> peers() const;
   std::vector<AddressView> addresses() const;
   std::vector<BanView> bans() const;
   NetworkCounts counts() const;
+  std::size_t peer_count() const;
+  // The one connectivity verdict (connectivity.hpp).
+  ConnectivityVerdict connectivity() const;
   // Brings the gauges computed from the address book (tnode_breakers_open)
-  // and the peers' heights up to date; called before /metrics renders.
+  // up to date; called before /metrics renders.
   void update_gauges();
-  // The chain sync's view: syncing, target height, requests in flight.
-  SyncStatus sync_status() const;
 
   // Admin: dial this address now (added as class static, source admin).
   util::Result<void> connect(const util::HostPort& address);
@@ -187,10 +188,10 @@ class Network {
   void ban(const NodeId& id, Millis duration, const std::string& reason);
   bool unban(const NodeId& id);
 
-  struct Impl;
+  struct Parts;
 
  private:
-  std::shared_ptr<Impl> impl_;
+  std::unique_ptr<Parts> p_;
 };
 
 }  // namespace core::node

@@ -17,8 +17,12 @@
 #include "libcore/http/server.hpp"
 #include "libcore/metrics/node_metrics.hpp"
 #include "libcore/node/api.hpp"
+#include "libcore/node/block_producer.hpp"
 #include "libcore/node/logging.hpp"
+#include "libcore/node/message_router.hpp"
 #include "libcore/node/network.hpp"
+#include "libcore/node/periodic.hpp"
+#include "libcore/node/sync.hpp"
 #include "libcore/node/wire.hpp"
 #include "libcore/p2p/settings_from_config.hpp"
 #include "libcore/store/chain_store.hpp"
@@ -149,11 +153,15 @@ NetworkSettings network_settings(const config::NodeConfig& c, p2p::Role role, co
   s.quality = p2p::peer_quality_settings_from(c);
   s.role = role;
   s.user_agent = "tnode/" + version;
-  s.sync.stall_timeout = c.stall_timeout;
-  s.sync.max_clock_drift_ms = c.max_clock_drift.count();
-  s.sync.max_reorg_depth = c.max_reorg_depth;
-  s.sync.max_reply_bytes = c.max_message_size;
-  s.produce = role == p2p::Role::Masternode;
+  return s;
+}
+
+SyncSettings sync_settings(const config::NodeConfig& c) {
+  SyncSettings s;
+  s.stall_timeout = c.stall_timeout;
+  s.max_clock_drift_ms = c.max_clock_drift.count();
+  s.max_reorg_depth = c.max_reorg_depth;
+  s.max_reply_bytes = c.max_message_size;
   return s;
 }
 
@@ -196,14 +204,37 @@ util::Result<void> run_node(const NodeOptions& options) {
   auto store = store::ChainStore::open(open);
   if (!store) return tl::unexpected(store.error());
 
+  // The composition root: store (above), metrics, network, sync, the
+  // message router between them, block production; the API sees them all.
   asio::io_context io(1);
   metrics::NodeMetrics metrics(options.version);
   metrics.chain_height.set(static_cast<double>((*store)->tip().height));
   Network network(io, network_settings(c, role, options.version), *key, *genesis, **store, metrics);
+  ChainSync sync(**store, metrics, sync_settings(c), make_sync_hooks(network.peer_actions(), metrics));
+  std::set<crypto::PublicKey> masternode_ids;
+  for (const auto& mn : genesis->masternodes) masternode_ids.insert(mn.pubkey);
+  MessageRouter router(network.peer_actions(), sync, network.address_book(), *genesis, masternode_ids);
+  network.set_handler(router);
   auto p2p_port = network.start();
   if (!p2p_port) return tl::unexpected(p2p_port.error());
+  Periodic sync_tick(
+      io, kSyncTick, [&sync] { sync.tick(std::chrono::steady_clock::now()); }, "chain sync");
+  sync_tick.start();
+  std::optional<BlockProducer> producer;
+  if (role == p2p::Role::Masternode) {
+    const bool others = std::any_of(masternode_ids.begin(), masternode_ids.end(),
+                                    [&key](const crypto::PublicKey& id) { return id != key->public_key(); });
+    producer.emplace(
+        io, **store, sync, *key, [&network] { return network.peer_count(); }, others);
+    producer->start();
+  }
+  auto stop_chain = [&] {
+    sync_tick.stop();
+    if (producer) producer->stop();
+  };
 
   ApiContext api{network,
+                 sync,
                  **store,
                  metrics,
                  key->public_key().hex(),
@@ -214,6 +245,7 @@ util::Result<void> run_node(const NodeOptions& options) {
   http::Server http_server(io, c.http_listen, make_api(std::move(api)));
   auto http_port = http_server.start();
   if (!http_port) {
+    stop_chain();
     network.shutdown([] {});
     return util::fail("http.listen " + http_port.error().message);
   }
@@ -243,6 +275,7 @@ util::Result<void> run_node(const NodeOptions& options) {
     }
     stopping = true;
     spdlog::info("{}: shutting down (saying goodbye to peers)", signo == SIGINT ? "SIGINT" : "SIGTERM");
+    stop_chain();
     network.shutdown([&] {
       http_server.stop();
       signals.cancel();

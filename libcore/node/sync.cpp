@@ -175,8 +175,11 @@ struct ChainSync::Impl {
     return it == peers.end() ? nullptr : &it->second;
   }
 
-  void learn_tip(PeerSync& p, const TipRef& t) {
-    if (chain::is_better_tip(t, p.tip)) p.tip = t;
+  void learn_tip(const PublicKey& id, PeerSync& p, const TipRef& t) {
+    if (chain::is_better_tip(t, p.tip)) {
+      p.tip = t;
+      m.peer_height.with({id.hex()}).set(static_cast<double>(t.height));
+    }
     p.known.insert(t.hash);
   }
 
@@ -333,7 +336,7 @@ struct ChainSync::Impl {
           break;
         }
       }
-      learn_tip(*p, TipRef{h.height, hash});
+      learn_tip(from, *p, TipRef{h.height, hash});
       parent = h;
       parent_hash = hash;
     }
@@ -483,7 +486,7 @@ struct ChainSync::Impl {
     auto* p = peer(from);
     if (!p) return;
     const auto hash = h.hash();
-    learn_tip(*p, TipRef{h.height, hash});
+    learn_tip(from, *p, TipRef{h.height, hash});
     p->lacks.clear();
     if (!known_block(hash) && !refused.count(h.parent)) {
       if (auto parent = header_of(h.parent)) {
@@ -749,6 +752,7 @@ void ChainSync::add_peer(const crypto::PublicKey& peer, const chain::TipRef& tip
   p.tip = tip;
   p.timeout = impl_->s.stall_timeout;
   p.known.insert(tip.hash);
+  impl_->m.peer_height.with({peer.hex()}).set(static_cast<double>(tip.height));
   if (auto it = impl_->distrusted.find(peer); it != impl_->distrusted.end()) {
     if (now < it->second.until) {
       p.claim_trusted = false;
@@ -763,6 +767,7 @@ void ChainSync::add_peer(const crypto::PublicKey& peer, const chain::TipRef& tip
 
 void ChainSync::remove_peer(const crypto::PublicKey& peer, SyncClock::time_point now) {
   if (impl_->peers.erase(peer) == 0) return;
+  impl_->m.peer_height.remove({peer.hex()});
   impl_->forget_requests_of(peer);
   impl_->pump(now);
 }
@@ -787,13 +792,13 @@ void ChainSync::note_headers_request(const crypto::PublicKey& peer, const p2p::G
   auto* p = impl_->peer(peer);
   if (!p || request.locator.empty()) return;
   if (auto h = impl_->store.header(request.locator.front()))
-    impl_->learn_tip(*p, chain::TipRef{h->height, request.locator.front()});
+    impl_->learn_tip(peer, *p, chain::TipRef{h->height, request.locator.front()});
 }
 
 void ChainSync::note_blocks_served(const crypto::PublicKey& peer, const p2p::Blocks& reply) {
   auto* p = impl_->peer(peer);
   if (!p) return;
-  for (const auto& b : reply.blocks) impl_->learn_tip(*p, chain::TipRef{b.header.height, b.hash()});
+  for (const auto& b : reply.blocks) impl_->learn_tip(peer, *p, chain::TipRef{b.header.height, b.hash()});
 }
 
 void ChainSync::on_headers(const crypto::PublicKey& from, const p2p::Headers& message, SyncClock::time_point now) {

@@ -84,6 +84,9 @@ struct SyncHooks {
   std::function<void(const crypto::PublicKey& peer, const chain::BlockError& error)> invalid_block;
 };
 
+// How often the node calls ChainSync::tick.
+inline constexpr std::chrono::milliseconds kSyncTick{250};
+
 // /health says "syncing" when the best chain known is at least this many
 // blocks ahead of ours (fetching a just-announced block is not syncing).
 inline constexpr std::uint64_t kSyncingGap = 2;

@@ -91,6 +91,21 @@ Failure socket_failure(const boost::system::error_code& ec, const std::string& s
   return f;
 }
 
+std::string remote_ip_of(const tcp::socket& s) {
+  boost::system::error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  if (ec) return "?";
+  auto a = ep.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  return a.to_string();
+}
+
+std::uint16_t remote_port_of(const tcp::socket& s) {
+  boost::system::error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
 asio::awaitable<tl::expected<tcp::socket, Failure>> connect_to(const util::HostPort& address, SteadyTime deadline) {
   auto executor = co_await asio::this_coro::executor;
   beast::tcp_stream stream(executor);

@@ -83,6 +83,11 @@ Failure rejected_by_peer(const p2p::Reject& r);
 // reset; anything else -> reset with the system's message.
 Failure socket_failure(const boost::system::error_code& ec, const std::string& step);
 
+// The remote IP of a connected socket ("1.2.3.4"; an IPv4-mapped IPv6
+// address as IPv4; "?" when the socket has no peer) and its port (0).
+std::string remote_ip_of(const tcp::socket& socket);
+std::uint16_t remote_port_of(const tcp::socket& socket);
+
 // Resolves and connects, at most until `deadline`. The stream is returned
 // with no expiry set.
 asio::awaitable<tl::expected<tcp::socket, Failure>> connect_to(const util::HostPort& address, SteadyTime deadline);
@@ -139,9 +144,13 @@ class WireStream {
   std::uint64_t bytes_in_ = 0, bytes_out_ = 0;
 };
 
-// Coroutines here take their arguments by reference (the caller's frame
-// owns them) and callers pass named objects, never temporaries: GCC 12
-// destroys some temporaries of a co_await full-expression twice.
+// Coroutines in node/ that are co_awaited take their arguments by reference
+// (the caller's frame owns them) and callers pass named objects, never
+// temporaries: GCC 12 destroys some temporaries of a co_await
+// full-expression twice. Nor is a co_await the operand of an operator in a
+// condition (`if (!co_await f()) co_return;`): GCC 12 then resumed the
+// coroutine at an invalid point (SIGILL in ConnectionManager::adopt); bind
+// the result to a named variable first.
 
 // Asks `address` for its genesis with a genesis request (kGenesisRequestMagic)
 // and checks it against `expected` before returning it. A spec whose hash

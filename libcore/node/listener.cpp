@@ -1,0 +1,178 @@
+#include "libcore/node/listener.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "libcore/node/spawn.hpp"
+#include "libcore/util/time.hpp"
+
+namespace core::node {
+
+namespace {
+
+using p2p::RejectCode;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+// A failed accept (e.g. out of file descriptors) pauses the loop this long.
+constexpr Millis kAcceptRetryPause{100};
+
+}  // namespace
+
+Listener::Listener(asio::io_context& io, ListenerSettings settings, ConnectionManager& manager, AddressBook& book,
+                   const chain::GenesisSpec& genesis)
+    : io_(io), s_(std::move(settings)), manager_(manager), book_(book), genesis_(genesis), acceptor_(io) {}
+
+util::Result<std::uint16_t> Listener::bind() {
+  boost::system::error_code ec;
+  const auto where = s_.listen.to_string();
+  tcp::endpoint endpoint;
+  auto address = asio::ip::make_address(s_.listen.host, ec);
+  if (!ec) {
+    endpoint = tcp::endpoint(address, s_.listen.port);
+  } else {
+    tcp::resolver resolver(io_);
+    auto results = resolver.resolve(s_.listen.host, std::to_string(s_.listen.port), ec);
+    if (ec || results.empty()) return util::fail(where + ": cannot resolve host: " + ec.message());
+    endpoint = results.begin()->endpoint();
+  }
+  std::uint16_t port = 0;
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) port = acceptor_.local_endpoint(ec).port();
+  if (ec) {
+    acceptor_.close();
+    return util::fail("network.listen " + where + ": " + ec.message());
+  }
+  return port;
+}
+
+void Listener::start() { spawn(io_, accept_loop(), "p2p accept loop"); }
+
+void Listener::stop() {
+  stopped_ = true;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+}
+
+asio::awaitable<void> Listener::accept_loop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
+    if (stopped_ || manager_.stopping() || ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      spdlog::warn("p2p: accept failed: {}", ec.message());
+      asio::steady_timer pause(io_, kAcceptRetryPause);
+      co_await pause.async_wait(kTuple);
+      continue;
+    }
+    boost::system::error_code nec;
+    socket.set_option(tcp::no_delay(true), nec);
+    if (auto refusal = refusal_for(remote_ip_of(socket))) {
+      // A refused connection holds no handshake slot. Past kMaxRefusing
+      // of them at once the reason is dropped too: the socket just closes.
+      if (manager_.refusing() >= kMaxRefusing) {
+        manager_.count_handshake_failure(std::string(p2p::to_string(refusal->code)));
+        socket.close(nec);
+        continue;
+      }
+      refuse(manager_.make_connection(std::move(socket), false), *refusal);
+      continue;
+    }
+    auto c = manager_.make_connection(std::move(socket), false);
+    spawn(io_, run_inbound(c), "p2p connection " + c->describe());
+  }
+}
+
+std::optional<p2p::Rejection> Listener::refusal_for(const std::string& ip) const {
+  if (manager_.handshaking() >= s_.max_handshakes)
+    return p2p::Rejection{RejectCode::capacity,
+                          std::to_string(s_.max_handshakes) + " handshakes in progress; try again later"};
+  if (manager_.inbound_handshakes_from(ip) >= s_.max_per_ip)
+    return p2p::Rejection{RejectCode::per_ip_limit,
+                          "too many handshakes from " + ip + " (max_per_ip " + std::to_string(s_.max_per_ip) + ")"};
+  return std::nullopt;
+}
+
+void Listener::refuse(const ConnectionPtr& c, const p2p::Rejection& why) {
+  c->mark_refused();
+  const Failure f = local_failure(FailureKind::rejected, why);
+  manager_.count_handshake_failure(f.reason());
+  log_inbound_failure(c->remote_ip(), c->describe(), f);
+  c->goodbye(f);
+}
+
+asio::awaitable<void> Listener::run_inbound(ConnectionPtr c) {
+  const auto started_at = Clock::now();
+  const auto deadline = started_at + s_.handshake_timeout;
+  auto first = co_await c->wire().peek_magic(deadline);
+  if (first && *first == kGenesisRequestMagic) {
+    co_await serve_genesis(c, deadline);
+    co_return;
+  }
+  const p2p::Hello hello = manager_.our_hello();
+  const AdmitFn admit = [this, raw = c.get()](const p2p::Hello& h) { return manager_.admit(*raw, h); };
+  auto result =
+      co_await respond_handshake(c->wire(), hello, manager_.local().key, manager_.local().identity, admit, deadline);
+  if (!result) {
+    handshake_failed(c, result.error());
+    co_return;
+  }
+  c->set_handshake(*result);
+  if (manager_.stopping()) {
+    c->goodbye(RejectCode::shutdown, "node is shutting down");
+    co_return;
+  }
+  // The peer's listen address is fresh evidence that it is alive.
+  if (!c->listen_address().empty())
+    if (auto a = util::parse_host_port(c->listen_address()))
+      book_.record_inbound(*a, c->id(), manager_.is_masternode(c->id()), Clock::now(), util::now_ms());
+  co_await manager_.adopt(c, started_at);
+}
+
+void Listener::handshake_failed(const ConnectionPtr& c, const Failure& f) {
+  manager_.count_handshake_failure(f.reason());
+  // Summarised per remote IP, so a flood of bad connections never writes a
+  // line per attempt.
+  spdlog::debug("p2p: handshake with {} failed: {} ({})", c->describe(), f.label(), f.detail);
+  if (!(f.kind == FailureKind::rejected && (f.code == "self" || f.code == "shutdown")))
+    log_inbound_failure(c->remote_ip(), c->describe(), f);
+  c->goodbye(f);
+}
+
+void Listener::log_inbound_failure(const std::string& ip, const std::string& who, const Failure& f) {
+  const auto now = Clock::now();
+  if (failure_log_.size() > kMaxFailureLogIps) failure_log_.clear();  // bounded
+  auto& entry = failure_log_[ip];
+  if (entry.last && now - *entry.last < kFailureLogPeriod) {
+    ++entry.suppressed;
+    return;
+  }
+  if (entry.suppressed > 0)
+    spdlog::info("p2p: inbound handshake from {} failed: {} ({}); {} more failures from {} since last report", who,
+                 f.label(), f.detail, entry.suppressed, ip);
+  else
+    spdlog::info("p2p: inbound handshake from {} failed: {} ({})", who, f.label(), f.detail);
+  entry.last = now;
+  entry.suppressed = 0;
+}
+
+// A pre-handshake genesis request (wire.hpp, fetch_genesis): answered
+// with our genesis in the request's framing, then closed.
+asio::awaitable<void> Listener::serve_genesis(const ConnectionPtr& c, SteadyTime deadline) {
+  c->wire().use_magic(kGenesisRequestMagic);
+  c->wire().expires_at(deadline);
+  auto request = co_await c->wire().read_message();
+  if (request && std::holds_alternative<p2p::GetGenesis>(*request)) {
+    const p2p::Message reply = p2p::Genesis{genesis_};
+    (void)co_await c->wire().write_message(reply);
+    spdlog::info("p2p: served genesis to {}", c->describe());
+    c->goodbye_quietly("genesis_served", "");
+  } else {
+    c->goodbye(RejectCode::handshake_order, "only get_genesis may use the genesis request magic");
+  }
+}
+
+}  // namespace core::node

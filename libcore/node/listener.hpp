@@ -1,0 +1,76 @@
+#pragma once
+// Accepting peers (DESIGN.md 5 and 6): the listening socket, the admission
+// limits checked before a handshake (handshakes in progress, per-IP
+// handshakes; a refused connection only says why, and past kMaxRefusing at
+// once it is just closed), the responder's side of the handshake (node-state
+// checks by ConnectionManager::admit), genesis requests (a first frame with
+// kGenesisRequestMagic is answered with our genesis, no handshake), and the
+// summarised log of failed inbound handshakes per remote IP. A connection
+// whose handshake completed is handed to the connection manager.
+//
+// Internal to node/ (Asio). Threads: the node's strand.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "libcore/chain/genesis.hpp"
+#include "libcore/node/address_book.hpp"
+#include "libcore/node/connection_manager.hpp"
+#include "libcore/util/error.hpp"
+
+namespace core::node {
+
+// Refused connections being told why at once; beyond it they are just closed.
+inline constexpr std::size_t kMaxRefusing = 64;
+// Remote IPs whose failures are summarised at once (then the table restarts).
+inline constexpr std::size_t kMaxFailureLogIps = 1024;
+
+struct ListenerSettings {
+  util::HostPort listen{"0.0.0.0", 24100};
+  Millis handshake_timeout{10'000};
+  std::size_t max_handshakes = 32;
+  std::uint32_t max_per_ip = 8;
+};
+
+class Listener {
+ public:
+  Listener(asio::io_context& io, ListenerSettings settings, ConnectionManager& manager, AddressBook& book,
+           const chain::GenesisSpec& genesis);
+
+  // Binds and listens. Returns the bound port; fails naming the address
+  // ("network.listen 127.0.0.1:24100: address already in use").
+  util::Result<std::uint16_t> bind();
+  // Starts accepting (after bind).
+  void start();
+  // Stops accepting.
+  void stop();
+
+ private:
+  asio::awaitable<void> accept_loop();
+  std::optional<p2p::Rejection> refusal_for(const std::string& ip) const;
+  void refuse(const ConnectionPtr& c, const p2p::Rejection& why);
+  asio::awaitable<void> run_inbound(ConnectionPtr c);
+  asio::awaitable<void> serve_genesis(const ConnectionPtr& c, SteadyTime deadline);
+  void handshake_failed(const ConnectionPtr& c, const Failure& f);
+  void log_inbound_failure(const std::string& ip, const std::string& who, const Failure& f);
+
+  asio::io_context& io_;
+  ListenerSettings s_;
+  ConnectionManager& manager_;
+  AddressBook& book_;
+  const chain::GenesisSpec& genesis_;
+  tcp::acceptor acceptor_;
+  bool stopped_ = false;
+  struct FailureLog {
+    std::optional<SteadyTime> last;
+    std::uint64_t suppressed = 0;
+  };
+  std::map<std::string, FailureLog> failure_log_;  // by remote IP, bounded
+};
+
+}  // namespace core::node
