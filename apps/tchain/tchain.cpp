@@ -6,8 +6,10 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "libcore/crypto/hash.hpp"
+#include "libcore/node/peer_store.hpp"
 #include "libcore/p2p/peer_records.hpp"
 #include "libcore/store/block_json.hpp"
 #include "libcore/store/chain_file.hpp"
@@ -295,10 +297,6 @@ int cmd_diff(const Settings& s) {
 
 }  // namespace
 
-std::span<const std::uint8_t> bytes_of(std::string_view v) {
-  return {reinterpret_cast<const std::uint8_t*>(v.data()), v.size()};
-}
-
 json optional_time(const std::optional<std::int64_t>& ms) {
   return ms ? json(core::util::format_rfc3339(*ms)) : json(nullptr);
 }
@@ -312,48 +310,40 @@ int cmd_peers(const Settings& s) {
   auto store = open_read_only(where->path, code);
   if (!store) return code;
   const auto now_ms = core::util::now_ms();
-  std::map<std::string, core::p2p::BanRecord> bans;
-  store->for_each_raw(core::store::Column::Bans, [&](std::string_view, std::string_view v) {
-    if (auto b = core::p2p::decode_ban_record(bytes_of(v)); b && b->until_ms > now_ms) bans[b->node_id.hex()] = *b;
-    return true;
-  });
+  core::node::PeerStore records(*store);
+  std::vector<core::node::UnreadableRecord> damaged;
+  std::set<std::string> banned;
+  for (const auto& b : records.bans(damaged))
+    if (b.record.until_ms > now_ms) banned.insert(b.record.node_id.hex());
+  damaged.clear();  // reported by `tchain bans`
   auto rows = json::array();
-  std::size_t unreadable = 0;
-  store->for_each_raw(core::store::Column::Peers, [&](std::string_view key, std::string_view v) {
-    auto r = core::p2p::decode_address_record(bytes_of(v));
-    if (!r) {
-      ++unreadable;
-      std::cerr << "tchain: warning: record " << std::string(key) << " is unreadable: " << r.error().message << "\n";
-      return true;
-    }
-    const double age = static_cast<double>(std::max<std::int64_t>(0, now_ms - r->score_as_of_ms));
-    const double score = r->score * std::pow(0.5, age / static_cast<double>(where->score_half_life_ms));
-    auto breaker = r->dial.breaker;
-    if (breaker == core::p2p::BreakerState::Open && now_ms >= r->dial.opened_at_ms + r->dial.cooldown.count())
-      breaker = core::p2p::BreakerState::HalfOpen;
-    const std::string id = r->node_id ? r->node_id->hex() : "";
-    json row = {{"address", r->address},
-                {"node_id", r->node_id ? json(id) : json(nullptr)},
-                {"class", core::p2p::to_string(r->dial.peer_class)},
-                {"source", r->source},
-                {"self", r->self},
-                {"wrong_network", r->wrong_network},
+  for (const auto& [key, raw, r] : records.addresses(damaged)) {
+    const double score = core::node::decayed_score(r, where->score_half_life_ms, now_ms);
+    const std::string id = r.node_id ? r.node_id->hex() : "";
+    json row = {{"address", r.address},
+                {"node_id", r.node_id ? json(id) : json(nullptr)},
+                {"class", core::p2p::to_string(r.dial.peer_class)},
+                {"source", r.source},
+                {"self", r.self},
+                {"wrong_network", r.wrong_network},
                 {"score", std::round(score * 10) / 10},
-                {"attempts", r->dial.attempts},
-                {"consecutive_failures", r->dial.consecutive_failures},
-                {"total_attempts", r->total_attempts},
-                {"total_failures", r->total_failures},
-                {"breaker", core::p2p::to_string(breaker)},
-                {"cooldown_ms", r->dial.cooldown.count()},
-                {"parked", r->dial.parked},
-                {"banned", bans.count(id) > 0},
-                {"last_attempt", optional_time(r->last_attempt_ms)},
-                {"last_success", optional_time(r->last_success_ms)},
-                {"last_error", r->last_error},
-                {"recent_attempts_ms", r->recent_attempts_ms}};
+                {"attempts", r.dial.attempts},
+                {"consecutive_failures", r.dial.consecutive_failures},
+                {"total_attempts", r.total_attempts},
+                {"total_failures", r.total_failures},
+                {"breaker", core::p2p::to_string(core::node::breaker_at(r, now_ms))},
+                {"cooldown_ms", r.dial.cooldown.count()},
+                {"parked", r.dial.parked},
+                {"banned", banned.count(id) > 0},
+                {"last_attempt", optional_time(r.last_attempt_ms)},
+                {"last_success", optional_time(r.last_success_ms)},
+                {"last_error", r.last_error},
+                {"recent_attempts_ms", r.recent_attempts_ms}};
     rows.push_back(std::move(row));
-    return true;
-  });
+  }
+  for (const auto& d : damaged)
+    std::cerr << "tchain: warning: record " << d.key << " is unreadable: " << d.error << "\n";
+  const std::size_t unreadable = damaged.size();
   if (s.json) {
     app::print_json({{"count", rows.size()}, {"unreadable", unreadable}, {"addresses", rows}});
     return app::kOk;
@@ -380,20 +370,15 @@ int cmd_bans(const Settings& s) {
   if (!store) return code;
   const auto now_ms = core::util::now_ms();
   auto rows = json::array();
-  store->for_each_raw(core::store::Column::Bans, [&](std::string_view key, std::string_view v) {
-    auto b = core::p2p::decode_ban_record(bytes_of(v));
-    if (!b) {
-      std::cerr << "tchain: warning: a ban record is unreadable: " << b.error().message << "\n";
-      return true;
-    }
-    (void)key;
-    if (b->until_ms <= now_ms) return true;
-    rows.push_back({{"node_id", b->node_id.hex()},
-                    {"since", core::util::format_rfc3339(b->since_ms)},
-                    {"until", core::util::format_rfc3339(b->until_ms)},
-                    {"reason", b->reason}});
-    return true;
-  });
+  std::vector<core::node::UnreadableRecord> damaged;
+  for (const auto& [key, b] : core::node::PeerStore(*store).bans(damaged)) {
+    if (b.until_ms <= now_ms) continue;
+    rows.push_back({{"node_id", b.node_id.hex()},
+                    {"since", core::util::format_rfc3339(b.since_ms)},
+                    {"until", core::util::format_rfc3339(b.until_ms)},
+                    {"reason", b.reason}});
+  }
+  for (const auto& d : damaged) std::cerr << "tchain: warning: a ban record is unreadable: " << d.error << "\n";
   if (s.json) {
     app::print_json({{"count", rows.size()}, {"bans", rows}});
     return app::kOk;
