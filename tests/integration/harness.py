@@ -12,21 +12,30 @@ A scenario script looks like this:
     t.check("two processes give the same hash", same_hash)
     t.finish()              # prints "N passed, M failed", exits 0 or 1
 
-What it provides:
-  * binaries located through TNODE_BIN_DIR (the build directory);
-  * one temporary directory per script, removed at exit (t.dir, t.subdir());
-  * run(): a command with a timeout, returning (rc, stdout, stderr);
-  * spawn(): background processes that are killed at exit whatever happens
-    (try/finally in TestRun, atexit, SIGTERM/SIGINT/SIGHUP handlers, and
+What it holds:
+  * binary(name): a built binary, found through TNODE_BIN_DIR (the build
+    directory; SetupError if unset or not built);
+  * one temporary directory per script, removed at exit unless
+    TNODE_KEEP_TEST_DIR is set (t.dir, t.path(), t.subdir());
+  * run() and t.tool()/t.tool_json(): a command with a timeout, returning
+    Result (rc, stdout, stderr);
+  * t.spawn()/t.spawn_tool(): Background processes that are killed whatever
+    happens (t.finish(), atexit, SIGTERM/SIGINT/SIGHUP handlers, and
     PR_SET_PDEATHSIG so they die with us even if we are SIGKILLed);
   * poll(): wait for a condition with a deadline and fail with
     "expected X, saw Y" (never sleep to synchronise);
-  * a check/report API: one line per named check, then exactly
-    "N passed, M failed", exit status 1 if any check failed.
+  * expect(), expect_eq(), expect_in(), expect_rc(): raise CheckFailed
+    saying what was expected and what was seen;
+  * a check/report API: t.check() prints one line per named check (a
+    required=True check stops the later ones), t.note(), then t.finish()
+    prints exactly "N passed, M failed" and exits 1 if any check failed;
+  * chain helpers: testnet() (`tgenesis testnet`), forge_chain()
+    (`tforge chain`), chain_info() (`tchain info`), file_mode().
 
-Node management (start tnode with a config, wait for /health, query JSON,
-kill -9, restart) will be a NodeProcess built on Background + poll(); see the
-note at the end of this file.
+Built on it: nodes.py (tnode processes of a testnet: Node, Testnet,
+start_testnet), ports.py (free loopback ports), prom.py (/metrics text),
+procfs.py (a process's TCP sockets and RSS from /proc) and wire.py (the
+peer wire protocol: frames, Reject codes).
 """
 
 import atexit
@@ -455,14 +464,3 @@ def forge_chain(t, testnet_dir, blocks, out, *extra, timeout=DEFAULT_TIMEOUT):
 def chain_info(t, data_dir):
     """`tchain --data-dir D info --json`, which must succeed."""
     return t.tool_json("tchain", "--data-dir", data_dir, "--json", "info")
-
-
-# --------------------------------------------------------------------------
-# Next: tnode processes (not implemented yet).
-#
-# class NodeProcess(Background) will take a tnode.toml (e.g. from testnet())
-# and add: start() -> TestRun.spawn("tnode", [tnode, "--config", cfg]);
-# wait_healthy() -> poll(lambda: http_json(url + "/health"), ...);
-# http_json(path) with urllib.request; kill9() from Background; restart()
-# = kill9() + start() with the same config and data dir. Everything it starts
-# goes through TestRun.spawn, so the cleanup guarantees above cover nodes too.

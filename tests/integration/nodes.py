@@ -1,4 +1,4 @@
-"""Helpers for scenarios that run real `tnode` processes (stdlib only).
+"""Real `tnode` processes of a `tgenesis testnet`, driven over HTTP (stdlib only).
 
 Built on harness.py (TestRun.spawn, poll, CheckFailed); nothing here sleeps
 to synchronise: waiting is harness.poll() with a deadline.
@@ -12,133 +12,37 @@ to synchronise: waiting is harness.poll() with a deadline.
     net.wait_connected(timeout=15)               # every node sees every other
     print(net[1].peers())                        # node1's /peers JSON
 
-What it provides:
-  * free_port_range(): a block of consecutive free loopback ports, chosen
-    below the kernel's ephemeral range, so no outbound connection (ours or a
-    node's) can be holding a port a node later wants to listen on;
-  * Node: one testnet node (config, ports, key) -> start(*--set overrides),
-    kill9(), restart(), get()/health()/peers()/addrbook()/metrics(), its log;
-  * Testnet: `tgenesis testnet` output plus its Node objects;
-  * parse_metrics()/metric_value(): Prometheus text -> {(name, labels): value};
-  * tcp_sockets(pid): the process's TCP sockets from /proc (to prove which
-    connection is which at the socket level);
-  * the wire framing (magic, encode_frame, read_frame, decode_reject) for
-    scenarios that speak raw bytes to a node.
+What it holds:
+  * start_testnet(): `tgenesis testnet` on a free port block (ports.py),
+    returned as a Testnet, not started;
+  * Testnet: the testnet directory and its Node objects (1-based: net[1]);
+    start_all(), wait_http(), connectivity()/wait_connected(), name_of();
+  * Node: one testnet node (config, directory, listen/HTTP addresses, public
+    key) -> start(*--set overrides), kill9(), restart(), running(),
+    log()/log_tail(), get()/get_ok()/health()/peers()/addrbook()/address()/
+    metrics() (parsed by prom.py), admin() POSTs, tip()/height()/
+    wait_height(), wait_http();
+  * same_tip()/wait_same_tip(): every node in a list on one tip;
+  * http_get()/http_post(): one request to a node's HTTP address;
+  * past_timestamp(), toml_list(): values for tgenesis/--set arguments.
+
+Other helpers live beside it: ports.py (free ports), prom.py (/metrics
+text), procfs.py (a process's sockets and RSS from /proc), wire.py (raw
+frames to a node's P2P port).
 """
 
-import hashlib
 import json
 import os
-import random
-import re
-import socket
-import struct
 import time
 import urllib.error
 import urllib.request
 
-from harness import CheckFailed, SetupError, binary, expect, poll, testnet
+from harness import CheckFailed, binary, expect, poll, testnet
+from ports import free_port_range
+from prom import parse_metrics
 
 HTTP_TIMEOUT = 5.0   # seconds for one HTTP request to a node
 START_TIMEOUT = 15.0  # seconds for a node to answer HTTP after spawn
-
-
-# --------------------------------------------------------------------------
-# Ports
-
-
-def _ephemeral_low():
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-def _all_free(base, count):
-    held = []
-    try:
-        for p in range(base, base + count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            held.append(s)
-            s.bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-    finally:
-        for s in held:
-            s.close()
-
-
-def free_port_range(count):
-    """P such that P .. P+count-1 are all free on 127.0.0.1 right now.
-
-    Chosen at random below the ephemeral range (so that parallel scenarios
-    rarely collide, and no outgoing connection takes one of them)."""
-    hi = _ephemeral_low() - count - 1
-    lo = min(20000, hi - 1000)
-    rnd = random.Random(os.getpid() ^ time.monotonic_ns())
-    for _ in range(200):
-        base = rnd.randrange(lo, hi)
-        if _all_free(base, count):
-            return base
-    raise SetupError(f"no {count} consecutive free loopback ports in {lo}..{hi}")
-
-
-def closed_port():
-    """A loopback port nothing listens on: free below the ephemeral range."""
-    return free_port_range(1)
-
-
-# --------------------------------------------------------------------------
-# Metrics
-
-
-_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$')
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def parse_metrics(text):
-    """Prometheus text exposition -> {(name, frozenset(labels.items())): value}."""
-    out = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        m = _SAMPLE.match(line)
-        if not m:
-            continue
-        labels = frozenset(_LABEL.findall(m.group(3) or ""))
-        try:
-            out[(m.group(1), labels)] = float(m.group(4))
-        except ValueError:
-            continue
-    return out
-
-
-def metric_value(metrics, name, **labels):
-    """The sample's value; 0 when the series is absent (counters start at 0)."""
-    return metrics.get((name, frozenset(labels.items())), 0.0)
-
-
-def metric_series(metrics, name):
-    """{labels dict as sorted tuple: value} of every series of `name`."""
-    return {tuple(sorted(lbl)): v for (n, lbl), v in metrics.items() if n == name}
-
-
-def by_label(metrics, name, label):
-    """{label value: value} for a metric with one label (e.g. reason)."""
-    out = {}
-    for (n, lbl), v in metrics.items():
-        if n == name:
-            d = dict(lbl)
-            if label in d:
-                out[d[label]] = v
-    return out
-
-
-# --------------------------------------------------------------------------
-# Nodes
 
 
 def http_get(address, path, timeout=HTTP_TIMEOUT):
@@ -416,28 +320,6 @@ def wait_same_tip(nodes, timeout, describe=None):
     return nodes[0].tip()
 
 
-def rss_kb(pid):
-    """The process's resident set size in KiB (0 if unknown)."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def asan_rss_allowance_mb():
-    """For memory checks: 0 for a normal build. Under AddressSanitizer freed
-    memory waits in a quarantine before reuse, so RSS does not come back
-    down: this bounds the quarantine of the nodes started from now on
-    (ASAN_OPTIONS) and returns the MiB to allow for it."""
-    with open(binary("tnode"), "rb") as f:
-        if b"__asan_init" not in f.read():
-            return 0
-    os.environ["ASAN_OPTIONS"] = (os.environ.get("ASAN_OPTIONS", "") +
-                                  ":quarantine_size_mb=16:thread_local_quarantine_size_kb=256").lstrip(":")
-    return 128
-
-
 def past_timestamp(seconds_ago):
     """An RFC 3339 genesis time `seconds_ago` seconds in the past (whole seconds)."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(time.time()) - int(seconds_ago)))
@@ -446,97 +328,3 @@ def past_timestamp(seconds_ago):
 def toml_list(addresses):
     """A TOML array of strings for --set network.peers=..."""
     return "[" + ", ".join(f'"{a}"' for a in addresses) + "]"
-
-
-# --------------------------------------------------------------------------
-# Sockets of a process (Linux /proc)
-
-TCP_STATES = {"01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1", "05": "FIN_WAIT2",
-              "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK", "0A": "LISTEN",
-              "0B": "CLOSING"}
-
-
-def _hex_port(text):
-    return int(text.rsplit(":", 1)[1], 16)
-
-
-def tcp_sockets(pid):
-    """[(local_port, remote_port, state)] of the process's IPv4/IPv6 TCP sockets."""
-    inodes = set()
-    fd_dir = f"/proc/{pid}/fd"
-    for fd in os.listdir(fd_dir):
-        try:
-            target = os.readlink(os.path.join(fd_dir, fd))
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    out = []
-    for table in (f"/proc/{pid}/net/tcp", f"/proc/{pid}/net/tcp6"):
-        try:
-            with open(table) as f:
-                rows = f.read().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            cols = row.split()
-            if len(cols) > 9 and cols[9] in inodes:
-                out.append((_hex_port(cols[1]), _hex_port(cols[2]), TCP_STATES.get(cols[3], cols[3])))
-    return out
-
-
-# --------------------------------------------------------------------------
-# Wire framing (libcore/p2p/frame.hpp, messages.hpp)
-
-FRAME_HEADER = struct.Struct("<IHII")  # magic u32 | type u16 | length u32 | checksum u32
-MSG = {"hello": 1, "hello_ack": 2, "reject": 3, "ping": 4, "pong": 5}
-REJECT_CODES = {1: "protocol_error", 2: "bad_magic", 3: "bad_checksum", 4: "oversized", 5: "unknown_type",
-                6: "malformed", 7: "genesis_mismatch", 8: "network_mismatch", 9: "version", 10: "self",
-                11: "banned", 12: "capacity", 13: "per_ip_limit", 14: "duplicate", 15: "stale_session",
-                16: "timeout", 17: "bad_signature", 18: "not_masternode", 19: "handshake_order",
-                20: "slow_peer", 21: "shutdown", 22: "invalid_block", 23: "evicted", 24: "admin"}
-
-
-def blake2b256(data):
-    return hashlib.blake2b(data, digest_size=32).digest()
-
-
-def network_magic(network):
-    return struct.unpack("<I", blake2b256(network.encode())[:4])[0]
-
-
-def checksum(payload):
-    return struct.unpack("<I", blake2b256(payload)[:4])[0]
-
-
-def encode_frame(magic, mtype, payload):
-    return FRAME_HEADER.pack(magic, mtype, len(payload), checksum(payload)) + payload
-
-
-def recv_exactly(sock, n):
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise EOFError(f"connection closed after {len(data)} of {n} bytes")
-        data += chunk
-    return data
-
-
-def read_frame(sock):
-    """(magic, type, length, checksum, payload) of the next frame."""
-    magic, mtype, length, csum = FRAME_HEADER.unpack(recv_exactly(sock, FRAME_HEADER.size))
-    if length > 1 << 20:
-        raise CheckFailed(f"expected a small frame, saw a header announcing {length} bytes")
-    return magic, mtype, length, csum, recv_exactly(sock, length)
-
-
-def decode_reject(payload):
-    """Reject payload (code u16 | detail: u32 length + bytes) -> (code, detail)."""
-    if len(payload) < 6:
-        raise CheckFailed(f"expected a Reject payload of at least 6 bytes, saw {payload!r}")
-    code, n = struct.unpack_from("<HI", payload)
-    detail = payload[6:6 + n]
-    if len(detail) != n or len(payload) != 6 + n:
-        raise CheckFailed(f"expected a Reject detail of {n} bytes filling the payload, saw {payload!r}")
-    return code, detail.decode(errors="replace")

@@ -18,8 +18,9 @@ import struct
 import time
 
 from harness import CheckFailed, TestRun, expect, expect_eq, poll
-from nodes import (FRAME_HEADER, MSG, REJECT_CODES, by_label, checksum, decode_reject, encode_frame,
-                   metric_value, network_magic, read_frame, start_testnet)
+from nodes import start_testnet
+from prom import by_label, metric_value
+from wire import FRAME_HEADER, MSG, REJECT_CODES, checksum, decode_reject, encode_frame, network_magic, read_frame
 
 N = 3
 REPLY_TIMEOUT = 5.0  # seconds to wait for the Reject and the close

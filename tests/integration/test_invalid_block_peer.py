@@ -16,7 +16,8 @@ in the current slot, signed by itself: the wrong producer.
     completes a handshake again (and is removed from `tchain bans`)."""
 
 from harness import TestRun, expect, expect_eq, expect_in, poll
-from nodes import metric_value, start_testnet, wait_same_tip
+from nodes import start_testnet, wait_same_tip
+from prom import metric_value
 
 TOKEN = "ban-test"
 

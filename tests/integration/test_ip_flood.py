@@ -16,7 +16,9 @@ import socket
 import time
 
 from harness import TestRun, expect, expect_eq, poll
-from nodes import asan_rss_allowance_mb, metric_value, rss_kb, start_testnet, wait_same_tip
+from nodes import start_testnet, wait_same_tip
+from procfs import asan_rss_allowance_mb, rss_kb
+from prom import metric_value
 
 CONNECTIONS = 200
 FLOOD_IP = "127.0.0.2"

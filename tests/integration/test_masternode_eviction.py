@@ -13,7 +13,9 @@ genesis says, so node1 cannot dial it: node2 comes in as an inbound peer.
     dial the evicted node itself: that uses an outbound slot.)"""
 
 from harness import TestRun, expect, expect_eq, poll
-from nodes import free_port_range, metric_value, start_testnet
+from nodes import start_testnet
+from ports import free_port_range
+from prom import metric_value
 
 t = TestRun("masternode eviction")
 state = {}

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 
 import nodes
+import prom
 from harness import TestRun, binary, expect, expect_eq, expect_in, poll
 
 TOKEN = "endpoint-test-token"
@@ -47,12 +48,12 @@ def metrics_pass_promtool():
                  "tnode_connections_max", "tnode_reconnect_attempts_total", "tnode_chain_height", "tnode_peer_height",
                  "tnode_messages_total", "tnode_bytes_total", "tnode_breakers_open"):
         expect_in(name, text, "GET /metrics")
-    m = nodes.parse_metrics(text)
-    expect_eq(nodes.metric_value(m, "tnode_handshakes_total", result="ok") >= 1, True, "handshakes ok >= 1")
+    m = prom.parse_metrics(text)
+    expect_eq(prom.metric_value(m, "tnode_handshakes_total", result="ok") >= 1, True, "handshakes ok >= 1")
     # The masternodes produce meanwhile: node1's view of node2's height
     # follows node2's own (announcements lag it by a block at most).
     def peer_height_follows():
-        seen = nodes.metric_value(nodes.parse_metrics(a.get_ok("/metrics")), "tnode_peer_height", peer=b.pubkey)
+        seen = prom.metric_value(prom.parse_metrics(a.get_ok("/metrics")), "tnode_peer_height", peer=b.pubkey)
         actual = b.height()
         return (abs(seen - actual) <= 1, f"tnode_peer_height of node2 {seen}, node2 at {actual}")
 
@@ -99,7 +100,7 @@ def disconnect_then_back():
     status, body = a.admin("/admin/disconnect", {"node_id": b.pubkey}, TOKEN)
     expect_eq(status, 200, f"POST /admin/disconnect ({body})")
     expect_eq(body.get("disconnected"), 1, "connections closed")
-    poll(lambda: (nodes.metric_value(b.metrics(), "tnode_disconnects_total", reason="admin") >= 1,
+    poll(lambda: (prom.metric_value(b.metrics(), "tnode_disconnects_total", reason="admin") >= 1,
                   "node2's disconnects"), 10, "node2 to count a close with reason admin")
     poll(lambda: (a.peer_ids() == [b.pubkey], a.peer_ids()), 10, "node2 back in node1's /peers")
     expect_eq(a.peers()["peers"][0]["session"], before, "node2's session (same process)")
@@ -115,7 +116,7 @@ def ban_and_unban():
     bans = a.get_ok("/bans")
     expect_eq([x["node_id"] for x in bans["bans"]], [b.pubkey], "GET /bans")
     expect_eq(bans["bans"][0]["reason"], "endpoint test", "ban reason")
-    poll(lambda: (nodes.metric_value(b.metrics(), "tnode_handshake_failures_total", reason="banned") >= 1,
+    poll(lambda: (prom.metric_value(b.metrics(), "tnode_handshake_failures_total", reason="banned") >= 1,
                   "node2's handshake failures"), 10, "node2 to be refused with reason banned")
     expect_eq(a.peer_ids(), [], "node1's peers while node2 is banned")
     status, body = a.admin("/admin/unban", {"node_id": b.pubkey}, TOKEN)
@@ -131,7 +132,7 @@ t.check("ban refuses the peer at the handshake (reason banned); unban lets it ba
 def sigterm_says_goodbye():
     rc = b.proc.terminate(grace=10)
     expect_eq(rc, 0, f"node2's exit status after SIGTERM (log tail:\n{b.log_tail()})")
-    poll(lambda: (nodes.metric_value(a.metrics(), "tnode_disconnects_total", reason="shutdown") >= 1,
+    poll(lambda: (prom.metric_value(a.metrics(), "tnode_disconnects_total", reason="shutdown") >= 1,
                   "node1's disconnects"), 10, "node1 to count a close with reason shutdown")
     expect_in("tnode stopped", b.log(), "node2's log")
 

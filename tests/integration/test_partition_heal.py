@@ -16,7 +16,8 @@ connection and refuses the handshake), so neither side can reach the other.
 import time
 
 from harness import TestRun, expect, expect_eq, expect_in, poll
-from nodes import metric_value, same_tip, start_testnet, wait_same_tip
+from nodes import same_tip, start_testnet, wait_same_tip
+from prom import metric_value
 
 TOKEN = "partition-test"
 BLOCK_TIME_S = 1.0

@@ -19,7 +19,8 @@ import json
 import time
 
 from harness import TestRun, expect, expect_eq, poll
-from nodes import free_port_range, start_testnet, toml_list
+from nodes import start_testnet, toml_list
+from ports import free_port_range
 
 t = TestRun("peer memory across kill -9")
 state = {}

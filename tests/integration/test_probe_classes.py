@@ -17,10 +17,10 @@ import socket
 import struct
 import threading
 
-import nodes
-from nodes import closed_port
+import wire
 from harness import (CheckFailed, SetupError, TestRun, binary, expect, expect_eq, expect_in, expect_rc, poll,
                      testnet)
+from ports import closed_port
 
 STEP_TIMEOUT = "1s"  # --timeout for the probes that must time out
 WAIT = 15.0          # seconds to wait for a process to be ready
@@ -64,7 +64,7 @@ def expect_step_names(target, names):
 
 def read_frame(conn):
     """One wire frame from conn: (magic, type, payload)."""
-    magic, mtype, _length, _checksum, payload = nodes.read_frame(conn)
+    magic, mtype, _length, _checksum, payload = wire.read_frame(conn)
     return magic, mtype, payload
 
 

@@ -19,7 +19,9 @@ import signal
 import time
 
 from harness import CheckFailed, TestRun, expect, expect_eq, poll
-from nodes import Node, by_label, free_port_range, metric_value, start_testnet
+from nodes import Node, start_testnet
+from ports import free_port_range
+from prom import by_label, metric_value
 
 N = 4
 VICTIM = 2

@@ -10,7 +10,8 @@ costs -25; at the default ban_threshold (-50) node1 bans it:
     address banned, and the score shown there is at or below -50."""
 
 from harness import TestRun, expect, expect_in, poll
-from nodes import free_port_range, start_testnet
+from nodes import start_testnet
+from ports import free_port_range
 
 t = TestRun("automatic ban at ban_threshold")
 state = {}

@@ -11,7 +11,8 @@ slots exist). node2 starts with an empty store next to it:
 import time
 
 from harness import TestRun, expect, expect_eq, expect_in, forge_chain, poll
-from nodes import metric_value, past_timestamp, start_testnet, wait_same_tip
+from nodes import past_timestamp, start_testnet, wait_same_tip
+from prom import metric_value
 
 BLOCKS = 2000
 BLOCK_TIME = "500ms"

@@ -13,7 +13,8 @@ recognise. With base_delay 200 ms:
 import time
 
 from harness import CheckFailed, TestRun, expect, expect_eq, poll
-from nodes import by_label, metric_value, start_testnet, toml_list
+from nodes import start_testnet, toml_list
+from prom import by_label, metric_value
 
 QUIET_WINDOW = 2.5  # seconds of watching for a redial that must not come
 

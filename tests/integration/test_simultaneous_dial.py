@@ -17,7 +17,9 @@ import threading
 import time
 
 from harness import CheckFailed, TestRun, expect, expect_eq, poll
-from nodes import by_label, metric_value, start_testnet, tcp_sockets
+from nodes import start_testnet
+from procfs import tcp_sockets
+from prom import by_label, metric_value
 
 N = 10
 CONNECT_DEADLINE = 15.0   # seconds from the first spawn to full connectivity

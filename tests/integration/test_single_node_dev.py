@@ -13,7 +13,9 @@ import json
 import os
 
 from harness import TestRun, binary, expect, expect_eq, expect_in, file_mode, poll
-from nodes import free_port_range, http_get, metric_value, parse_metrics
+from nodes import http_get
+from ports import free_port_range
+from prom import metric_value, parse_metrics
 
 t = TestRun("single node (tnode --dev)")
 state = {}

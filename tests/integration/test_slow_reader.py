@@ -12,7 +12,9 @@ answer. node1 queues each ~440 KB answer until the peer's send queue passes
 
 
 from harness import TestRun, expect, expect_eq, forge_chain, poll
-from nodes import asan_rss_allowance_mb, metric_value, past_timestamp, rss_kb, start_testnet
+from nodes import past_timestamp, start_testnet
+from procfs import asan_rss_allowance_mb, rss_kb
+from prom import metric_value
 
 BLOCKS = 3000
 

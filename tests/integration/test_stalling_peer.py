@@ -10,7 +10,8 @@ blocks. node2:
   * ends "ok", not "syncing": the staller's claim is no longer trusted."""
 
 from harness import TestRun, expect, expect_eq, expect_in, forge_chain, poll
-from nodes import metric_value, past_timestamp, start_testnet, wait_same_tip
+from nodes import past_timestamp, start_testnet, wait_same_tip
+from prom import metric_value
 
 BLOCKS = 2000
 

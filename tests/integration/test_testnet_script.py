@@ -64,7 +64,7 @@ def one_tip(names):
 
 
 def up():
-    from nodes import free_port_range
+    from ports import free_port_range
     state["dir"] = t.path("net")
     base = free_port_range(8)
     r = testnet("up", "4", "--masternodes", "3", "--block-time", "500ms", "--base-port", str(base), "--hold", "1",

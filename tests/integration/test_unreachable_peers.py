@@ -21,7 +21,10 @@ import threading
 import time
 
 from harness import CheckFailed, TestRun, expect, expect_eq, poll
-from nodes import (MSG, by_label, closed_port, metric_value, network_magic, read_frame, start_testnet, toml_list)
+from nodes import start_testnet, toml_list
+from ports import closed_port
+from prom import by_label, metric_value
+from wire import MSG, network_magic, read_frame
 
 BASE_MS, MAX_MS, MAX_ATTEMPTS, HANDSHAKE_MS = 200, 1600, 5, 500
 SLACK_MS = 400          # scheduling slack per gap (timer wake-up, a loaded machine)

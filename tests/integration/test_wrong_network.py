@@ -14,7 +14,8 @@ read the other's frames, so that case is a bad_magic (checked as well)."""
 import time
 
 from harness import CheckFailed, SetupError, TestRun, binary, expect, expect_eq, expect_in, expect_rc, poll
-from nodes import by_label, metric_value, start_testnet, toml_list
+from nodes import start_testnet, toml_list
+from prom import by_label, metric_value
 
 QUIET_WINDOW = 2.5   # seconds of watching for a redial that must not come
 FAST = ["reconnect.base_delay=100ms", "reconnect.max_delay=400ms"]
