@@ -4,7 +4,7 @@
   * FRAME_HEADER: magic u32 | type u16 | length u32 | checksum u32, little-endian;
   * MSG: message type name -> wire value (the handshake and ping types only);
   * REJECT_CODES: Reject code wire value -> name, as RejectCode in
-    messages.hpp and its to_string;
+    messages.hpp and its to_string (test_reject_codes_match.py compares);
   * network_magic(network), checksum(payload), blake2b256(data);
   * encode_frame(magic, type, payload) -> bytes;
   * read_frame(sock) -> (magic, type, length, checksum, payload), failing
