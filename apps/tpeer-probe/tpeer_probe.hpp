@@ -13,6 +13,9 @@
 
 namespace tpeer_probe {
 
+// The tool's name, in its error messages and its peers' view of its user agent.
+inline constexpr const char* kTool = "tpeer-probe";
+
 // Default ports of a node (DESIGN.md sections 5 and 8).
 inline constexpr std::uint16_t kDefaultPeerPort = 24100;
 inline constexpr std::uint16_t kDefaultHttpPort = 24101;

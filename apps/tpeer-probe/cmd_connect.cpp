@@ -1,0 +1,196 @@
+// tpeer-probe connect: TCP connect, handshake and ping against each target,
+// concurrently; each step timed and any failure classified.
+#include <algorithm>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/app.hpp"
+#include "libcore/chain/genesis.hpp"
+#include "libcore/node/wire.hpp"
+#include "libcore/p2p/messages.hpp"
+#include "libcore/util/address.hpp"
+#include "libcore/util/units.hpp"
+#include "tpeer-probe/commands.hpp"
+#include "tpeer-probe/output.hpp"
+#include "tpeer-probe/probe_async.hpp"
+#include "tpeer-probe/probe_network.hpp"
+#include "tpeer-probe/probe_session.hpp"
+
+namespace tpeer_probe {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace p2p = core::p2p;
+using core::node::Failure;
+using core::node::WireStream;
+using core::util::HostPort;
+using core::util::Millis;
+using nlohmann::json;
+
+struct TargetReport {
+  std::string target;   // as given
+  std::string address;  // host:port probed
+  std::vector<Step> steps;
+  std::optional<p2p::Hello> peer;
+  bool role_checked = false;  // the masternode claim was checked against genesis
+  std::optional<double> rtt_ms;
+  std::optional<Failure> failure;  // the first failed step's
+
+  std::string result_class() const { return failure ? failure->label() : "ok"; }
+};
+
+void fail_step(TargetReport& r, std::string name, double ms, const Failure& f) {
+  r.steps.push_back(Step{std::move(name), StepStatus::failed, ms, f, {}});
+  r.failure = f;
+}
+
+// TCP connect, handshake, ping against one address, each step bounded by
+// `timeout`. Without a network it stops after the TCP connect.
+asio::awaitable<TargetReport> probe_target(std::string target, HostPort address, const std::optional<Network>& net,
+                                           Millis timeout) {
+  TargetReport r;
+  r.target = std::move(target);
+  r.address = address.to_string();
+  auto start = Clock::now();
+  auto socket = co_await core::node::connect_to(address, start + timeout);
+  if (!socket) {
+    fail_step(r, "connect", ms_since(start), socket.error());
+    co_return r;
+  }
+  r.steps.push_back(Step{"connect", StepStatus::ok, ms_since(start), {}, {}});
+  if (!net) {
+    boost::system::error_code ec;
+    socket->shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    socket->close(ec);
+    const std::string why = "no network given (--genesis, --config, or --network with --genesis-hash)";
+    r.steps.push_back(Step{"handshake", StepStatus::skipped, 0, {}, why});
+    r.steps.push_back(Step{"ping", StepStatus::skipped, 0, {}, "needs a handshake"});
+    co_return r;
+  }
+
+  const auto id = make_probe_identity(*net);
+  WireStream wire(std::move(*socket), core::chain::network_magic(net->name), net->max_message_size);
+  start = Clock::now();
+  auto hs = co_await core::node::initiate_handshake(wire, id.hello, id.key, id.local, start + timeout);
+  if (!hs) {
+    fail_step(r, "handshake", ms_since(start), hs.error());
+    co_await close_after(wire, hs.error());
+    co_return r;
+  }
+  r.steps.push_back(Step{"handshake", StepStatus::ok, ms_since(start), {}, {}});
+  r.peer = hs->theirs;
+  r.role_checked = net->spec.has_value();
+
+  start = Clock::now();
+  auto rtt = co_await ping(wire, start + timeout);
+  if (!rtt) {
+    fail_step(r, "ping", ms_since(start), rtt.error());
+    co_await close_after(wire, rtt.error());
+    co_return r;
+  }
+  r.steps.push_back(Step{"ping", StepStatus::ok, ms_since(start), {}, {}});
+  r.rtt_ms = *rtt;
+  co_await wire.close_gracefully(p2p::make_reject(p2p::RejectCode::shutdown, "probe done"));
+  co_return r;
+}
+
+json peer_json(const TargetReport& r) {
+  const auto& h = *r.peer;
+  json j = {{"node_id", h.node_id.hex()},           {"role", std::string(p2p::to_string(h.role))},
+            {"role_checked", r.role_checked},       {"protocol_version", h.protocol_version},
+            {"min_version", h.min_version},         {"network", h.network},
+            {"genesis_hash", h.genesis_hash.hex()}, {"user_agent", h.user_agent},
+            {"listen_port", h.listen_port},         {"best_height", h.best_height},
+            {"best_hash", h.best_hash.hex()}};
+  j["rtt_ms"] = r.rtt_ms ? json(round_ms(*r.rtt_ms)) : json(nullptr);
+  return j;
+}
+
+json target_json(const TargetReport& r) {
+  json steps = json::array();
+  for (const auto& st : r.steps) steps.push_back(step_json(st));
+  json j = {
+      {"target", r.target}, {"address", r.address}, {"ok", !r.failure}, {"class", r.result_class()}, {"steps", steps}};
+  j["peer"] = r.peer ? peer_json(r) : json(nullptr);
+  if (r.failure) j["failure"] = failure_json(*r.failure);
+  return j;
+}
+
+void print_target(const TargetReport& r) {
+  std::cout << r.address << (r.target != r.address ? "  (" + r.target + ")" : "") << "\n";
+  for (const auto& st : r.steps) {
+    std::cout << "  " << col(st.name);
+    switch (st.status) {
+      case StepStatus::ok:
+        std::cout << col("ok", kClassWidth) << fmt_ms(st.ms) << "\n";
+        break;
+      case StepStatus::failed:
+        std::cout << col(st.failure->label(), kClassWidth) << fmt_ms(st.ms) << "  " << explain(*st.failure) << "\n";
+        break;
+      case StepStatus::skipped:
+        std::cout << col("skipped", kClassWidth) << st.skip_reason << "\n";
+        break;
+    }
+  }
+  if (r.peer) {
+    const auto& h = *r.peer;
+    std::cout << "  " << col("node id") << h.node_id.hex() << "\n"
+              << "  " << col("role") << p2p::to_string(h.role)
+              << (h.role == p2p::Role::Masternode && !r.role_checked
+                      ? " (claimed: not checked without the genesis masternode list)"
+                      : "")
+              << "\n"
+              << "  " << col("protocol") << h.protocol_version << " (min " << h.min_version << ")\n"
+              << "  " << col("user agent") << h.user_agent << "\n"
+              << "  " << col("best") << "height " << h.best_height << "  " << h.best_hash.hex() << "\n";
+    if (h.listen_port != 0) std::cout << "  " << col("listens on") << "port " << h.listen_port << "\n";
+    if (r.rtt_ms) std::cout << "  " << col("rtt") << fmt_ms(*r.rtt_ms) << "\n";
+  }
+  std::cout << "  " << col("result") << r.result_class() << "\n";
+}
+
+}  // namespace
+
+int cmd_connect(const Settings& s) {
+  auto timeout = parse_timeout(s.timeout);
+  if (!timeout) return usage_error(timeout.error().message);
+  std::vector<HostPort> addresses;
+  for (const auto& t : s.targets) {
+    auto a = core::util::parse_host_port(t, kDefaultPeerPort);
+    if (!a) return usage_error("target '" + t + "': " + a.error().message);
+    addresses.push_back(*a);
+  }
+  auto net = resolve_network(s);
+  if (!net) return usage_error(net.error().message);
+
+  asio::io_context io;
+  auto reports = run_all<TargetReport>(
+      io, addresses.size(), [&](std::size_t i) { return probe_target(s.targets[i], addresses[i], *net, *timeout); });
+  const auto failed = std::count_if(reports.begin(), reports.end(), [](const auto& r) { return r.failure; });
+
+  if (s.json) {
+    json targets = json::array();
+    for (const auto& r : reports) targets.push_back(target_json(r));
+    app::print_json(
+        {{"ok", failed == 0}, {"network", network_json(*net)}, {"timeout_ms", timeout->count()}, {"targets", targets}});
+  } else {
+    if (*net)
+      std::cout << "network " << (*net)->name << ", genesis " << (*net)->genesis_hash.hex() << "\n";
+    else
+      std::cout << "no network given: TCP connect only\n";
+    for (const auto& r : reports) print_target(r);
+  }
+  if (failed > 0)
+    return failure(std::to_string(failed) + " of " + std::to_string(reports.size()) + " target" +
+                   (reports.size() == 1 ? "" : "s") + " failed");
+  return app::kOk;
+}
+
+}  // namespace tpeer_probe

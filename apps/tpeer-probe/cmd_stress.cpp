@@ -1,0 +1,154 @@
+// tpeer-probe stress: many handshakes against one node, a bounded number at
+// once: success rate, latency percentiles and failures by class.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "common/app.hpp"
+#include "libcore/chain/genesis.hpp"
+#include "libcore/node/wire.hpp"
+#include "libcore/p2p/messages.hpp"
+#include "libcore/util/address.hpp"
+#include "libcore/util/units.hpp"
+#include "tpeer-probe/commands.hpp"
+#include "tpeer-probe/output.hpp"
+#include "tpeer-probe/probe_async.hpp"
+#include "tpeer-probe/probe_network.hpp"
+#include "tpeer-probe/probe_session.hpp"
+
+namespace tpeer_probe {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace p2p = core::p2p;
+using core::node::Failure;
+using core::node::WireStream;
+using core::util::HostPort;
+using core::util::Millis;
+
+struct Attempt {
+  std::optional<double> connect_ms;    // the TCP connect succeeded
+  std::optional<double> handshake_ms;  // the handshake succeeded
+  std::optional<Failure> failure;
+};
+
+// One connect + handshake with a fresh identity, then a graceful close.
+asio::awaitable<Attempt> one_handshake(HostPort address, const Network& net, Millis timeout) {
+  Attempt a;
+  auto start = Clock::now();
+  auto socket = co_await core::node::connect_to(address, start + timeout);
+  if (!socket) {
+    a.failure = socket.error();
+    co_return a;
+  }
+  a.connect_ms = ms_since(start);
+  // A fresh key per connection: N distinct peers, so the node's duplicate
+  // rule (by node id) never closes one probe connection for another.
+  const auto id = make_probe_identity(net);
+  WireStream wire(std::move(*socket), core::chain::network_magic(net.name), net.max_message_size);
+  start = Clock::now();
+  auto hs = co_await core::node::initiate_handshake(wire, id.hello, id.key, id.local, start + timeout);
+  if (!hs) {
+    a.failure = hs.error();
+    co_await close_after(wire, hs.error());
+    co_return a;
+  }
+  a.handshake_ms = ms_since(start);
+  co_await wire.close_gracefully(p2p::make_reject(p2p::RejectCode::shutdown, "probe done"));
+  co_return a;
+}
+
+}  // namespace
+
+int cmd_stress(const Settings& s) {
+  auto timeout = parse_timeout(s.timeout);
+  if (!timeout) return usage_error(timeout.error().message);
+  auto address = core::util::parse_host_port(s.target, kDefaultPeerPort);
+  if (!address) return usage_error("target '" + s.target + "': " + address.error().message);
+  auto net = resolve_network(s);
+  if (!net) return usage_error(net.error().message);
+  if (!*net)
+    return usage_error(
+        "stress needs the network to handshake on: --genesis FILE, --config FILE, or --network NAME "
+        "with --genesis-hash HEX");
+  const Network& network = **net;
+  const std::uint64_t total = s.connections;
+  const std::uint64_t workers = std::min(s.concurrency, total);
+
+  asio::io_context io;
+  app::Progress progress("handshakes");
+  std::vector<Attempt> attempts;
+  attempts.reserve(total);
+  std::uint64_t next = 0;
+  // `workers` coroutines each run handshakes one after another, so at most
+  // that many are in flight; all run on this thread (no locking needed).
+  auto worker = [&](std::size_t) -> asio::awaitable<int> {
+    while (next < total) {
+      ++next;
+      attempts.push_back(co_await one_handshake(*address, network, *timeout));
+      progress.update(attempts.size(), total);
+    }
+    co_return 0;
+  };
+  const auto start = Clock::now();
+  run_all<int>(io, workers, worker);
+  const double total_s = ms_since(start) / 1000.0;
+  progress.finish();
+
+  std::vector<double> handshake_ms, connect_ms;
+  std::map<std::string, std::uint64_t> failures;
+  for (const auto& a : attempts) {
+    if (a.connect_ms) connect_ms.push_back(*a.connect_ms);
+    if (a.handshake_ms) handshake_ms.push_back(*a.handshake_ms);
+    if (a.failure) ++failures[a.failure->label()];
+  }
+  const std::uint64_t succeeded = handshake_ms.size();
+  const std::uint64_t failed = total - succeeded;
+  const double rate = total_s > 0 ? static_cast<double>(succeeded) / total_s : 0;
+  const double success_rate = static_cast<double>(succeeded) / static_cast<double>(total);
+
+  if (s.json) {
+    app::print_json({{"target", s.target},
+                     {"address", address->to_string()},
+                     {"network", network_json(*net)},
+                     {"ok", failed == 0},
+                     {"connections", total},
+                     {"concurrency", workers},
+                     {"succeeded", succeeded},
+                     {"failed", failed},
+                     {"success_rate", std::round(success_rate * 10000.0) / 10000.0},
+                     {"handshake_ms", percentiles_json(handshake_ms)},
+                     {"connect_ms", percentiles_json(connect_ms)},
+                     {"failures", failures},
+                     {"total_s", std::round(total_s * 1000.0) / 1000.0},
+                     {"handshakes_per_s", std::round(rate * 10.0) / 10.0}});
+  } else {
+    char line[160];
+    std::cout << "stress " << address->to_string() << ": " << total << " handshakes, at most " << workers
+              << " at once\n";
+    std::snprintf(line, sizeof line, "%llu/%llu (%.1f%%)", static_cast<unsigned long long>(succeeded),
+                  static_cast<unsigned long long>(total), 100.0 * success_rate);
+    std::cout << "  " << col("succeeded") << line << "\n"
+              << "  " << col("handshake") << percentiles_text(handshake_ms) << "\n"
+              << "  " << col("connect") << percentiles_text(connect_ms) << "\n";
+    if (failures.empty()) std::cout << "  " << col("failures") << "none\n";
+    for (auto it = failures.begin(); it != failures.end(); ++it)
+      std::cout << "  " << col(it == failures.begin() ? "failures" : "") << it->second << "  " << it->first << "\n";
+    std::snprintf(line, sizeof line, "%.2f s, %.1f handshakes/s", total_s, rate);
+    std::cout << "  " << col("total") << line << "\n";
+  }
+  if (failed > 0) return failure(std::to_string(failed) + " of " + std::to_string(total) + " handshakes failed");
+  return app::kOk;
+}
+
+}  // namespace tpeer_probe
