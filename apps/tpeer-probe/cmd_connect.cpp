@@ -11,8 +11,6 @@
 #include <nlohmann/json.hpp>
 
 #include "common/app.hpp"
-#include "libcore/chain/genesis.hpp"
-#include "libcore/node/wire.hpp"
 #include "libcore/p2p/messages.hpp"
 #include "libcore/util/address.hpp"
 #include "libcore/util/units.hpp"
@@ -28,77 +26,24 @@ namespace {
 
 namespace asio = boost::asio;
 namespace p2p = core::p2p;
-using core::node::Failure;
-using core::node::WireStream;
 using core::util::HostPort;
 using core::util::Millis;
 using nlohmann::json;
 
-struct TargetReport {
+// One target's session, labelled with the target.
+struct TargetReport : SessionReport {
   std::string target;   // as given
   std::string address;  // host:port probed
-  std::vector<Step> steps;
-  std::optional<p2p::Hello> peer;
-  bool role_checked = false;  // the masternode claim was checked against genesis
-  std::optional<double> rtt_ms;
-  std::optional<Failure> failure;  // the first failed step's
 
   std::string result_class() const { return failure ? failure->label() : "ok"; }
 };
-
-void fail_step(TargetReport& r, std::string name, double ms, const Failure& f) {
-  r.steps.push_back(Step{std::move(name), StepStatus::failed, ms, f, {}});
-  r.failure = f;
-}
 
 // TCP connect, handshake, ping against one address, each step bounded by
 // `timeout`. Without a network it stops after the TCP connect.
 asio::awaitable<TargetReport> probe_target(std::string target, HostPort address, const std::optional<Network>& net,
                                            Millis timeout) {
-  TargetReport r;
-  r.target = std::move(target);
-  r.address = address.to_string();
-  auto start = Clock::now();
-  auto socket = co_await core::node::connect_to(address, start + timeout);
-  if (!socket) {
-    fail_step(r, "connect", ms_since(start), socket.error());
-    co_return r;
-  }
-  r.steps.push_back(Step{"connect", StepStatus::ok, ms_since(start), {}, {}});
-  if (!net) {
-    boost::system::error_code ec;
-    socket->shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-    socket->close(ec);
-    const std::string why = "no network given (--genesis, --config, or --network with --genesis-hash)";
-    r.steps.push_back(Step{"handshake", StepStatus::skipped, 0, {}, why});
-    r.steps.push_back(Step{"ping", StepStatus::skipped, 0, {}, "needs a handshake"});
-    co_return r;
-  }
-
-  const auto id = make_probe_identity(*net);
-  WireStream wire(std::move(*socket), core::chain::network_magic(net->name), net->max_message_size);
-  start = Clock::now();
-  auto hs = co_await core::node::initiate_handshake(wire, id.hello, id.key, id.local, start + timeout);
-  if (!hs) {
-    fail_step(r, "handshake", ms_since(start), hs.error());
-    co_await close_after(wire, hs.error());
-    co_return r;
-  }
-  r.steps.push_back(Step{"handshake", StepStatus::ok, ms_since(start), {}, {}});
-  r.peer = hs->theirs;
-  r.role_checked = net->spec.has_value();
-
-  start = Clock::now();
-  auto rtt = co_await ping(wire, start + timeout);
-  if (!rtt) {
-    fail_step(r, "ping", ms_since(start), rtt.error());
-    co_await close_after(wire, rtt.error());
-    co_return r;
-  }
-  r.steps.push_back(Step{"ping", StepStatus::ok, ms_since(start), {}, {}});
-  r.rtt_ms = *rtt;
-  co_await wire.close_gracefully(p2p::make_reject(p2p::RejectCode::shutdown, "probe done"));
-  co_return r;
+  SessionReport session = co_await run_session(address, net, timeout, AfterHandshake::ping);
+  co_return TargetReport{std::move(session), std::move(target), address.to_string()};
 }
 
 json peer_json(const TargetReport& r) {

@@ -8,17 +8,13 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 
 #include "common/app.hpp"
-#include "libcore/chain/genesis.hpp"
 #include "libcore/node/wire.hpp"
-#include "libcore/p2p/messages.hpp"
 #include "libcore/util/address.hpp"
-#include "libcore/util/units.hpp"
 #include "tpeer-probe/commands.hpp"
 #include "tpeer-probe/output.hpp"
 #include "tpeer-probe/probe_async.hpp"
@@ -30,43 +26,15 @@ namespace tpeer_probe {
 namespace {
 
 namespace asio = boost::asio;
-namespace p2p = core::p2p;
 using core::node::Failure;
-using core::node::WireStream;
-using core::util::HostPort;
-using core::util::Millis;
 
+// What the summary needs of one session. A run holds up to a million of
+// these, so not the whole SessionReport (steps, the peer's Hello).
 struct Attempt {
   std::optional<double> connect_ms;    // the TCP connect succeeded
   std::optional<double> handshake_ms;  // the handshake succeeded
   std::optional<Failure> failure;
 };
-
-// One connect + handshake with a fresh identity, then a graceful close.
-asio::awaitable<Attempt> one_handshake(HostPort address, const Network& net, Millis timeout) {
-  Attempt a;
-  auto start = Clock::now();
-  auto socket = co_await core::node::connect_to(address, start + timeout);
-  if (!socket) {
-    a.failure = socket.error();
-    co_return a;
-  }
-  a.connect_ms = ms_since(start);
-  // A fresh key per connection: N distinct peers, so the node's duplicate
-  // rule (by node id) never closes one probe connection for another.
-  const auto id = make_probe_identity(net);
-  WireStream wire(std::move(*socket), core::chain::network_magic(net.name), net.max_message_size);
-  start = Clock::now();
-  auto hs = co_await core::node::initiate_handshake(wire, id.hello, id.key, id.local, start + timeout);
-  if (!hs) {
-    a.failure = hs.error();
-    co_await close_after(wire, hs.error());
-    co_return a;
-  }
-  a.handshake_ms = ms_since(start);
-  co_await wire.close_gracefully(p2p::make_reject(p2p::RejectCode::shutdown, "probe done"));
-  co_return a;
-}
 
 }  // namespace
 
@@ -81,7 +49,6 @@ int cmd_stress(const Settings& s) {
     return usage_error(
         "stress needs the network to handshake on: --genesis FILE, --config FILE, or --network NAME "
         "with --genesis-hash HEX");
-  const Network& network = **net;
   const std::uint64_t total = s.connections;
   const std::uint64_t workers = std::min(s.concurrency, total);
 
@@ -95,7 +62,8 @@ int cmd_stress(const Settings& s) {
   auto worker = [&](std::size_t) -> asio::awaitable<int> {
     while (next < total) {
       ++next;
-      attempts.push_back(co_await one_handshake(*address, network, *timeout));
+      const auto r = co_await run_session(*address, *net, *timeout, AfterHandshake::close);
+      attempts.push_back(Attempt{r.ok_ms("connect"), r.ok_ms("handshake"), r.failure});
       progress.update(attempts.size(), total);
     }
     co_return 0;

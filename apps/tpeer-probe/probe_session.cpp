@@ -1,12 +1,19 @@
-// The probe's side of one peer connection: its identity, the ping, and the
-// close after a failed step (see probe_session.hpp).
+// The probe's side of one peer connection (see probe_session.hpp): its
+// identity, the connect, handshake and ping steps, and the close.
 #include "tpeer-probe/probe_session.hpp"
 
 #include <random>
 #include <utility>
 #include <variant>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <tl/expected.hpp>
+
 #include "common/app.hpp"
+#include "libcore/chain/genesis.hpp"
+#include "libcore/crypto/keys.hpp"
+#include "libcore/p2p/handshake.hpp"
+#include "tpeer-probe/probe_async.hpp"
 
 namespace tpeer_probe {
 
@@ -18,6 +25,8 @@ using core::node::Failure;
 using core::node::FailureKind;
 using core::node::rejected_by_peer;
 using core::node::WireStream;
+using core::util::HostPort;
+using core::util::Millis;
 
 // Messages a peer may send between our Ping and its Pong (announcements,
 // its own requests) before we stop waiting: the step's deadline bounds the
@@ -29,7 +38,14 @@ std::uint64_t random_u64() {
   return rng();
 }
 
-}  // namespace
+// Who the probe is for one connection: a fresh random key (role regular, not
+// listening, at height 0 on the genesis block) and what it checks replies
+// against.
+struct ProbeIdentity {
+  core::crypto::KeyPair key;
+  p2p::Hello hello;
+  p2p::LocalIdentity local;
+};
 
 ProbeIdentity make_probe_identity(const Network& n) {
   ProbeIdentity id{core::crypto::KeyPair::generate(), {}, {}};
@@ -58,6 +74,9 @@ ProbeIdentity make_probe_identity(const Network& n) {
   return id;
 }
 
+// Closes a connection whose step failed: a locally found fault is told to
+// the peer (it reads a reason, not a reset); after the peer's own Reject we
+// shut down our side and wait for its close; a broken socket is just closed.
 asio::awaitable<void> close_after(WireStream& wire, const Failure& f) {
   if (f.to_send)
     co_await wire.close_gracefully(f.to_send);
@@ -67,6 +86,8 @@ asio::awaitable<void> close_after(WireStream& wire, const Failure& f) {
     wire.close();
 }
 
+// Ping -> Pong with the same nonce; returns the round-trip time in ms.
+// Answers the peer's own Pings and skips other messages while it waits.
 asio::awaitable<tl::expected<double, Failure>> ping(WireStream& wire, Clock::time_point deadline) {
   const p2p::Ping ping{random_u64()};
   wire.expires_at(deadline);
@@ -89,6 +110,69 @@ asio::awaitable<tl::expected<double, Failure>> ping(WireStream& wire, Clock::tim
   f.kind = FailureKind::timeout;
   f.detail = "ping: no pong among the peer's first " + std::to_string(kMaxMessagesBeforePong) + " messages";
   co_return tl::unexpected(std::move(f));
+}
+
+void fail_step(SessionReport& r, std::string name, double ms, const Failure& f) {
+  r.steps.push_back(Step{std::move(name), StepStatus::failed, ms, f, {}});
+  r.failure = f;
+}
+
+}  // namespace
+
+std::optional<double> SessionReport::ok_ms(std::string_view name) const {
+  for (const auto& st : steps)
+    if (st.name == name && st.status == StepStatus::ok) return st.ms;
+  return std::nullopt;
+}
+
+asio::awaitable<SessionReport> run_session(HostPort address, const std::optional<Network>& net, Millis timeout,
+                                           AfterHandshake then) {
+  SessionReport r;
+  auto start = Clock::now();
+  auto socket = co_await core::node::connect_to(address, start + timeout);
+  if (!socket) {
+    fail_step(r, "connect", ms_since(start), socket.error());
+    co_return r;
+  }
+  r.steps.push_back(Step{"connect", StepStatus::ok, ms_since(start), {}, {}});
+  if (!net) {
+    boost::system::error_code ec;
+    socket->shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    socket->close(ec);
+    const std::string why = "no network given (--genesis, --config, or --network with --genesis-hash)";
+    r.steps.push_back(Step{"handshake", StepStatus::skipped, 0, {}, why});
+    if (then == AfterHandshake::ping) r.steps.push_back(Step{"ping", StepStatus::skipped, 0, {}, "needs a handshake"});
+    co_return r;
+  }
+
+  // A fresh key per connection: N distinct peers, so the node's duplicate
+  // rule (by node id) never closes one probe connection for another.
+  const auto id = make_probe_identity(*net);
+  WireStream wire(std::move(*socket), core::chain::network_magic(net->name), net->max_message_size);
+  start = Clock::now();
+  auto hs = co_await core::node::initiate_handshake(wire, id.hello, id.key, id.local, start + timeout);
+  if (!hs) {
+    fail_step(r, "handshake", ms_since(start), hs.error());
+    co_await close_after(wire, hs.error());
+    co_return r;
+  }
+  r.steps.push_back(Step{"handshake", StepStatus::ok, ms_since(start), {}, {}});
+  r.peer = hs->theirs;
+  r.role_checked = net->spec.has_value();
+
+  if (then == AfterHandshake::ping) {
+    start = Clock::now();
+    auto rtt = co_await ping(wire, start + timeout);
+    if (!rtt) {
+      fail_step(r, "ping", ms_since(start), rtt.error());
+      co_await close_after(wire, rtt.error());
+      co_return r;
+    }
+    r.steps.push_back(Step{"ping", StepStatus::ok, ms_since(start), {}, {}});
+    r.rtt_ms = *rtt;
+  }
+  co_await wire.close_gracefully(p2p::make_reject(p2p::RejectCode::shutdown, "probe done"));
+  co_return r;
 }
 
 }  // namespace tpeer_probe

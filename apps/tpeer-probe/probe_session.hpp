@@ -1,34 +1,22 @@
 #pragma once
-// One probe connection to a peer: the identity the probe presents, the
-// steps it reports (connect, handshake, ping), the ping, and how a
-// connection whose step failed is closed.
+// One probe connection to a peer, the helper behind `connect` and `stress`:
+// TCP connect, handshake with a fresh identity, optionally a ping; each step
+// timed and recorded, and the first failure classified.
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
-#include <tl/expected.hpp>
 
-#include "libcore/crypto/keys.hpp"
 #include "libcore/node/wire.hpp"
-#include "libcore/p2p/handshake.hpp"
 #include "libcore/p2p/messages.hpp"
-#include "tpeer-probe/probe_async.hpp"
+#include "libcore/util/address.hpp"
+#include "libcore/util/units.hpp"
 #include "tpeer-probe/probe_network.hpp"
 
 namespace tpeer_probe {
-
-// Who the probe is for one connection: a fresh random key (role regular, not
-// listening, at height 0 on the genesis block) and what it checks replies
-// against.
-struct ProbeIdentity {
-  core::crypto::KeyPair key;
-  core::p2p::Hello hello;
-  core::p2p::LocalIdentity local;
-};
-
-// A fresh identity on `n` for one connection.
-ProbeIdentity make_probe_identity(const Network& n);
 
 enum class StepStatus { ok, failed, skipped };
 
@@ -40,15 +28,32 @@ struct Step {
   std::string skip_reason;
 };
 
-// Closes a connection whose step failed: a locally found fault is told to
-// the peer (it reads a reason, not a reset); after the peer's own Reject we
-// shut down our side and wait for its close; a broken socket is just closed.
-boost::asio::awaitable<void> close_after(core::node::WireStream& wire, const core::node::Failure& f);
+// What one session found: its steps in order, and the peer's Hello.
+struct SessionReport {
+  std::vector<Step> steps;
+  std::optional<core::p2p::Hello> peer;  // after a completed handshake
+  bool role_checked = false;             // the masternode claim was checked against genesis
+  std::optional<double> rtt_ms;
+  std::optional<core::node::Failure> failure;  // the first failed step's
 
-// Ping -> Pong with the same nonce; returns the round-trip time in ms.
-// Answers the peer's own Pings and skips other messages while it waits.
-// Fails with the read or write failure, a peer's Reject, or a timeout.
-boost::asio::awaitable<tl::expected<double, core::node::Failure>> ping(core::node::WireStream& wire,
-                                                                       Clock::time_point deadline);
+  // The time of step `name` when it succeeded; nullopt when it failed, was
+  // skipped or did not run.
+  std::optional<double> ok_ms(std::string_view name) const;
+};
+
+// What a session does once the handshake is done.
+enum class AfterHandshake { close, ping };
+
+// TCP connect to `address`, handshake on `net` with a fresh random key (so
+// many sessions are as many distinct peers), then a ping if `then` asks for
+// it; each step bounded by `timeout`. The first failed step ends the session:
+// its failure is classified, recorded, and the connection closed so that the
+// peer reads a reason where there is one. A completed session closes with
+// Reject(shutdown, "probe done"). Without a network it stops after the TCP
+// connect and reports the handshake (and the ping, if asked for) as skipped.
+// Never fails: every failure is in the report. `net` must outlive the
+// coroutine; run it on one strand.
+boost::asio::awaitable<SessionReport> run_session(core::util::HostPort address, const std::optional<Network>& net,
+                                                  core::util::Millis timeout, AfterHandshake then);
 
 }  // namespace tpeer_probe
