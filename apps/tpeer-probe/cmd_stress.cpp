@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
 
 #include "common/app.hpp"
 #include "libcore/node/wire.hpp"
@@ -27,6 +28,8 @@ namespace {
 
 namespace asio = boost::asio;
 using core::node::Failure;
+using core::util::HostPort;
+using nlohmann::json;
 
 // What the summary needs of one session. A run holds up to a million of
 // these, so not the whole SessionReport (steps, the peer's Hello).
@@ -35,6 +38,70 @@ struct Attempt {
   std::optional<double> handshake_ms;  // the handshake succeeded
   std::optional<Failure> failure;
 };
+
+// A stress run summed over its attempts.
+struct StressSummary {
+  std::uint64_t total = 0;                        // handshakes attempted
+  std::uint64_t workers = 0;                      // at most this many at once
+  std::vector<double> handshake_ms, connect_ms;   // of the steps that succeeded
+  std::map<std::string, std::uint64_t> failures;  // attempts by failure class
+  std::uint64_t succeeded = 0, failed = 0;
+  double total_s = 0;       // wall time of the run
+  double rate = 0;          // completed handshakes per second
+  double success_rate = 0;  // succeeded / total
+};
+
+StressSummary summarize(const std::vector<Attempt>& attempts, std::uint64_t total, std::uint64_t workers,
+                        double total_s) {
+  StressSummary r;
+  r.total = total;
+  r.workers = workers;
+  r.total_s = total_s;
+  for (const auto& a : attempts) {
+    if (a.connect_ms) r.connect_ms.push_back(*a.connect_ms);
+    if (a.handshake_ms) r.handshake_ms.push_back(*a.handshake_ms);
+    if (a.failure) ++r.failures[a.failure->label()];
+  }
+  r.succeeded = r.handshake_ms.size();
+  r.failed = total - r.succeeded;
+  r.rate = total_s > 0 ? static_cast<double>(r.succeeded) / total_s : 0;
+  r.success_rate = static_cast<double>(r.succeeded) / static_cast<double>(total);
+  return r;
+}
+
+json stress_json(const std::string& target, const HostPort& address, const std::optional<Network>& net,
+                 const StressSummary& r) {
+  return {{"target", target},
+          {"address", address.to_string()},
+          {"network", network_json(net)},
+          {"ok", r.failed == 0},
+          {"connections", r.total},
+          {"concurrency", r.workers},
+          {"succeeded", r.succeeded},
+          {"failed", r.failed},
+          {"success_rate", std::round(r.success_rate * 10000.0) / 10000.0},
+          {"handshake_ms", percentiles_json(r.handshake_ms)},
+          {"connect_ms", percentiles_json(r.connect_ms)},
+          {"failures", r.failures},
+          {"total_s", std::round(r.total_s * 1000.0) / 1000.0},
+          {"handshakes_per_s", std::round(r.rate * 10.0) / 10.0}};
+}
+
+void print_stress(const HostPort& address, const StressSummary& r) {
+  char line[160];
+  std::cout << "stress " << address.to_string() << ": " << r.total << " handshakes, at most " << r.workers
+            << " at once\n";
+  std::snprintf(line, sizeof line, "%llu/%llu (%.1f%%)", static_cast<unsigned long long>(r.succeeded),
+                static_cast<unsigned long long>(r.total), 100.0 * r.success_rate);
+  std::cout << "  " << col("succeeded") << line << "\n"
+            << "  " << col("handshake") << percentiles_text(r.handshake_ms) << "\n"
+            << "  " << col("connect") << percentiles_text(r.connect_ms) << "\n";
+  if (r.failures.empty()) std::cout << "  " << col("failures") << "none\n";
+  for (auto it = r.failures.begin(); it != r.failures.end(); ++it)
+    std::cout << "  " << col(it == r.failures.begin() ? "failures" : "") << it->second << "  " << it->first << "\n";
+  std::snprintf(line, sizeof line, "%.2f s, %.1f handshakes/s", r.total_s, r.rate);
+  std::cout << "  " << col("total") << line << "\n";
+}
 
 }  // namespace
 
@@ -73,49 +140,13 @@ int cmd_stress(const Settings& s) {
   const double total_s = ms_since(start) / 1000.0;
   progress.finish();
 
-  std::vector<double> handshake_ms, connect_ms;
-  std::map<std::string, std::uint64_t> failures;
-  for (const auto& a : attempts) {
-    if (a.connect_ms) connect_ms.push_back(*a.connect_ms);
-    if (a.handshake_ms) handshake_ms.push_back(*a.handshake_ms);
-    if (a.failure) ++failures[a.failure->label()];
-  }
-  const std::uint64_t succeeded = handshake_ms.size();
-  const std::uint64_t failed = total - succeeded;
-  const double rate = total_s > 0 ? static_cast<double>(succeeded) / total_s : 0;
-  const double success_rate = static_cast<double>(succeeded) / static_cast<double>(total);
-
-  if (s.json) {
-    app::print_json({{"target", s.target},
-                     {"address", address->to_string()},
-                     {"network", network_json(*net)},
-                     {"ok", failed == 0},
-                     {"connections", total},
-                     {"concurrency", workers},
-                     {"succeeded", succeeded},
-                     {"failed", failed},
-                     {"success_rate", std::round(success_rate * 10000.0) / 10000.0},
-                     {"handshake_ms", percentiles_json(handshake_ms)},
-                     {"connect_ms", percentiles_json(connect_ms)},
-                     {"failures", failures},
-                     {"total_s", std::round(total_s * 1000.0) / 1000.0},
-                     {"handshakes_per_s", std::round(rate * 10.0) / 10.0}});
-  } else {
-    char line[160];
-    std::cout << "stress " << address->to_string() << ": " << total << " handshakes, at most " << workers
-              << " at once\n";
-    std::snprintf(line, sizeof line, "%llu/%llu (%.1f%%)", static_cast<unsigned long long>(succeeded),
-                  static_cast<unsigned long long>(total), 100.0 * success_rate);
-    std::cout << "  " << col("succeeded") << line << "\n"
-              << "  " << col("handshake") << percentiles_text(handshake_ms) << "\n"
-              << "  " << col("connect") << percentiles_text(connect_ms) << "\n";
-    if (failures.empty()) std::cout << "  " << col("failures") << "none\n";
-    for (auto it = failures.begin(); it != failures.end(); ++it)
-      std::cout << "  " << col(it == failures.begin() ? "failures" : "") << it->second << "  " << it->first << "\n";
-    std::snprintf(line, sizeof line, "%.2f s, %.1f handshakes/s", total_s, rate);
-    std::cout << "  " << col("total") << line << "\n";
-  }
-  if (failed > 0) return failure(std::to_string(failed) + " of " + std::to_string(total) + " handshakes failed");
+  const auto summary = summarize(attempts, total, workers, total_s);
+  if (s.json)
+    app::print_json(stress_json(s.target, *address, *net, summary));
+  else
+    print_stress(*address, summary);
+  if (summary.failed > 0)
+    return failure(std::to_string(summary.failed) + " of " + std::to_string(total) + " handshakes failed");
   return app::kOk;
 }
 
