@@ -1,6 +1,6 @@
 #pragma once
 // tnode.toml: every setting of the daemon with its default (DESIGN.md
-// section 9, documented in tnode.toml(5)). Parsing is strict: unknown keys,
+// section 9, documented in tnode.toml(5); the defaults are config/defaults.hpp's). Parsing is strict: unknown keys,
 // bad durations, sizes and addresses are refused with the file, the key and
 // what is wrong. Relative paths are resolved against the directory of the
 // config file; "~" is the user's home.
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "libcore/config/defaults.hpp"
 #include "libcore/crypto/types.hpp"
 #include "libcore/util/address.hpp"
 #include "libcore/util/error.hpp"
@@ -35,36 +36,36 @@ struct NodeConfig {
   Role role = Role::Regular;
 
   // [network]
-  util::HostPort listen{"0.0.0.0", 24100};
+  util::HostPort listen{"0.0.0.0", defaults::kPeerPort};
   std::string external_address;
   std::vector<std::string> peers;
-  std::uint32_t max_inbound = 64;
-  std::uint32_t max_outbound = 8;
-  std::uint32_t max_per_ip = 8;
-  Millis check_interval = minutes(2);
-  Millis handshake_timeout = seconds(10);
-  Millis ping_interval = seconds(30);
-  Millis idle_timeout = seconds(90);
-  Millis stall_timeout = seconds(2);
-  std::uint64_t max_message_size = 4u << 20;
+  std::uint32_t max_inbound = defaults::kMaxInbound;
+  std::uint32_t max_outbound = defaults::kMaxOutbound;
+  std::uint32_t max_per_ip = defaults::kMaxPerIp;
+  Millis check_interval = defaults::kCheckInterval;
+  Millis handshake_timeout = defaults::kHandshakeTimeout;
+  Millis ping_interval = defaults::kPingInterval;
+  Millis idle_timeout = defaults::kIdleTimeout;
+  Millis stall_timeout = defaults::kStallTimeout;
+  std::uint64_t max_message_size = defaults::kMaxMessageSize;
 
   // [reconnect]
-  Millis base_delay = seconds(5);
-  Millis max_delay = minutes(10);
-  std::uint32_t max_attempts = 10;
-  std::uint32_t max_attempts_discovered = 3;
-  std::uint32_t breaker_failures = 5;
-  Millis breaker_cooldown = minutes(1);
-  Millis parked_retry = hours(1);
+  Millis base_delay = defaults::kBaseDelay;
+  Millis max_delay = defaults::kMaxDelay;
+  std::uint32_t max_attempts = defaults::kMaxAttempts;
+  std::uint32_t max_attempts_discovered = defaults::kMaxAttemptsDiscovered;
+  std::uint32_t breaker_failures = defaults::kBreakerFailures;
+  Millis breaker_cooldown = defaults::kBreakerCooldown;
+  Millis parked_retry = defaults::kParkedRetry;
 
   // [peer_quality]
-  std::int32_t ban_threshold = -50;
-  Millis ban_duration = hours(24);
-  Millis score_half_life = minutes(10);
+  std::int32_t ban_threshold = defaults::kBanThreshold;
+  Millis ban_duration = defaults::kBanDuration;
+  Millis score_half_life = defaults::kScoreHalfLife;
 
   // [chain]
-  Millis max_clock_drift = seconds(2);
-  std::uint64_t max_reorg_depth = 1000;
+  Millis max_clock_drift = defaults::kMaxClockDrift;
+  std::uint64_t max_reorg_depth = defaults::kMaxReorgDepth;
 
   // [genesis]
   std::string genesis_file = "genesis.toml";  // empty when only a hash is pinned
@@ -72,7 +73,7 @@ struct NodeConfig {
   bool bootstrap_node = false;
 
   // [http]
-  util::HostPort http_listen{"127.0.0.1", 24101};
+  util::HostPort http_listen{"127.0.0.1", defaults::kHttpPort};
   std::string admin_token;
 
   // [log]

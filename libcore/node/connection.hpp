@@ -24,6 +24,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "libcore/config/defaults.hpp"
 #include "libcore/node/address_book.hpp"
 #include "libcore/node/wire.hpp"
 #include "libcore/p2p/dial_policy.hpp"
@@ -57,10 +58,10 @@ class ConnectionEvents {
 };
 
 struct ConnectionSettings {
-  Millis ping_interval{30'000};
-  Millis idle_timeout{90'000};
+  Millis ping_interval = config::defaults::kPingInterval;
+  Millis idle_timeout = config::defaults::kIdleTimeout;
   Millis first_ping_delay{1000};  // the first keep-alive ping after connecting
-  std::size_t send_queue_limit = std::size_t{16} << 20;
+  std::size_t send_queue_limit = config::defaults::kSendQueueLimit;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {

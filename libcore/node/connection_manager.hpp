@@ -60,9 +60,9 @@ struct LocalPeer {
 };
 
 struct ConnectionManagerSettings {
-  std::uint32_t max_inbound = 64;
-  std::uint32_t max_per_ip = 8;
-  std::size_t max_message_size = std::size_t{4} << 20;
+  std::uint32_t max_inbound = config::defaults::kMaxInbound;
+  std::uint32_t max_per_ip = config::defaults::kMaxPerIp;
+  std::size_t max_message_size = config::defaults::kMaxMessageSize;
   ConnectionSettings connection;
   p2p::PeerQualitySettings quality;
 };

@@ -30,10 +30,10 @@
 namespace core::node {
 
 struct DiallerSettings {
-  Millis check_interval{120'000};
-  Millis handshake_timeout{10'000};
-  std::uint32_t max_outbound = 8;
-  Millis parked_retry = std::chrono::hours(1);  // for the log: when a parked address is tried again
+  Millis check_interval = config::defaults::kCheckInterval;
+  Millis handshake_timeout = config::defaults::kHandshakeTimeout;
+  std::uint32_t max_outbound = config::defaults::kMaxOutbound;
+  Millis parked_retry = config::defaults::kParkedRetry;  // for the log: when a parked address is tried again
 };
 
 class Dialler {

@@ -31,10 +31,10 @@ inline constexpr std::size_t kMaxRefusing = 64;
 inline constexpr std::size_t kMaxFailureLogIps = 1024;
 
 struct ListenerSettings {
-  util::HostPort listen{"0.0.0.0", 24100};
-  Millis handshake_timeout{10'000};
-  std::size_t max_handshakes = 32;
-  std::uint32_t max_per_ip = 8;
+  util::HostPort listen{"0.0.0.0", config::defaults::kPeerPort};
+  Millis handshake_timeout = config::defaults::kHandshakeTimeout;
+  std::size_t max_handshakes = config::defaults::kMaxHandshakes;
+  std::uint32_t max_per_ip = config::defaults::kMaxPerIp;
 };
 
 class Listener {

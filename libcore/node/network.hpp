@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "libcore/chain/genesis.hpp"
+#include "libcore/config/defaults.hpp"
 #include "libcore/crypto/keys.hpp"
 #include "libcore/node/connectivity.hpp"
 #include "libcore/node/peer_interfaces.hpp"
@@ -53,10 +54,6 @@ class AddressBook;
 using NodeId = crypto::PublicKey;
 using Millis = std::chrono::milliseconds;
 
-// Connection limits that tnode.toml does not set (DESIGN.md section 6 fixes
-// them); each documented in tnode.toml(5).
-inline constexpr std::size_t kMaxHandshakes = 32;                      // handshakes in progress
-inline constexpr std::size_t kSendQueueLimit = std::size_t{16} << 20;  // bytes queued per peer
 // The first keep-alive ping after a connection is made (then ping_interval).
 inline constexpr Millis kFirstPingDelay{1000};
 // How often changed address-book records are written to the store (and so
@@ -68,25 +65,27 @@ inline constexpr Millis kPersistInterval{1000};
 inline constexpr Millis kPartitionCheck{250};
 inline constexpr Millis kPartitionSettle{1000};
 
-// The networking part of tnode.toml, resolved.
+// The networking part of tnode.toml, resolved (defaults: config/defaults.hpp).
 struct NetworkSettings {
-  util::HostPort listen{"0.0.0.0", 24100};
+  util::HostPort listen{"0.0.0.0", config::defaults::kPeerPort};
   std::string external_address;
   std::vector<util::HostPort> static_peers;
-  std::uint32_t max_inbound = 64;
-  std::uint32_t max_outbound = 8;
-  std::uint32_t max_per_ip = 8;
-  std::size_t max_handshakes = kMaxHandshakes;
-  Millis check_interval{120'000};
-  Millis handshake_timeout{10'000};
-  Millis ping_interval{30'000};
-  Millis idle_timeout{90'000};
-  std::size_t max_message_size = std::size_t{4} << 20;
-  std::size_t send_queue_limit = kSendQueueLimit;
+  std::uint32_t max_inbound = config::defaults::kMaxInbound;
+  std::uint32_t max_outbound = config::defaults::kMaxOutbound;
+  std::uint32_t max_per_ip = config::defaults::kMaxPerIp;
+  std::size_t max_handshakes = config::defaults::kMaxHandshakes;
+  Millis check_interval = config::defaults::kCheckInterval;
+  Millis handshake_timeout = config::defaults::kHandshakeTimeout;
+  Millis ping_interval = config::defaults::kPingInterval;
+  Millis idle_timeout = config::defaults::kIdleTimeout;
+  std::size_t max_message_size = config::defaults::kMaxMessageSize;
+  std::size_t send_queue_limit = config::defaults::kSendQueueLimit;
   p2p::ReconnectSettings reconnect;
   p2p::PeerQualitySettings quality;
   p2p::Role role = p2p::Role::Regular;
   std::string user_agent = "tnode";
+
+  friend bool operator==(const NetworkSettings&, const NetworkSettings&) = default;
 };
 
 // One connected peer, as GET /peers shows it (the chain side adds what

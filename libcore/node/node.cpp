@@ -22,9 +22,9 @@
 #include "libcore/node/message_router.hpp"
 #include "libcore/node/network.hpp"
 #include "libcore/node/periodic.hpp"
+#include "libcore/node/settings_from_config.hpp"
 #include "libcore/node/sync.hpp"
 #include "libcore/node/wire.hpp"
-#include "libcore/p2p/settings_from_config.hpp"
 #include "libcore/store/chain_store.hpp"
 #include "libcore/util/resources.hpp"
 
@@ -135,36 +135,6 @@ util::Result<crypto::KeyPair> load_or_create_key(const std::filesystem::path& pa
   return key;
 }
 
-NetworkSettings network_settings(const config::NodeConfig& c, p2p::Role role, const std::string& version) {
-  NetworkSettings s;
-  s.listen = c.listen;
-  s.external_address = c.external_address;
-  for (const auto& p : c.peers)
-    if (auto a = util::parse_host_port(p)) s.static_peers.push_back(*a);  // validated by the config parser
-  s.max_inbound = c.max_inbound;
-  s.max_outbound = c.max_outbound;
-  s.max_per_ip = c.max_per_ip;
-  s.check_interval = c.check_interval;
-  s.handshake_timeout = c.handshake_timeout;
-  s.ping_interval = c.ping_interval;
-  s.idle_timeout = c.idle_timeout;
-  s.max_message_size = c.max_message_size;
-  s.reconnect = p2p::reconnect_settings_from(c);
-  s.quality = p2p::peer_quality_settings_from(c);
-  s.role = role;
-  s.user_agent = "tnode/" + version;
-  return s;
-}
-
-SyncSettings sync_settings(const config::NodeConfig& c) {
-  SyncSettings s;
-  s.stall_timeout = c.stall_timeout;
-  s.max_clock_drift_ms = c.max_clock_drift.count();
-  s.max_reorg_depth = c.max_reorg_depth;
-  s.max_reply_bytes = c.max_message_size;
-  return s;
-}
-
 }  // namespace
 
 util::Result<void> run_node(const NodeOptions& options) {
@@ -195,7 +165,8 @@ util::Result<void> run_node(const NodeOptions& options) {
   budget.max_inbound = c.max_inbound;
   budget.max_outbound = c.max_outbound;
   budget.masternodes = genesis->masternodes.size();
-  budget.max_handshakes = kMaxHandshakes;
+  budget.max_handshakes = config::defaults::kMaxHandshakes;
+  budget.http_connections = http::kDefaultMaxConnections;
   if (auto ok = util::ensure_fd_capacity(budget); !ok) return ok;
 
   store::OpenOptions open;
@@ -209,8 +180,8 @@ util::Result<void> run_node(const NodeOptions& options) {
   asio::io_context io(1);
   metrics::NodeMetrics metrics(options.version);
   metrics.chain_height.set(static_cast<double>((*store)->tip().height));
-  Network network(io, network_settings(c, role, options.version), *key, *genesis, **store, metrics);
-  ChainSync sync(**store, metrics, sync_settings(c), make_sync_hooks(network.peer_actions(), metrics));
+  Network network(io, network_settings_from(c, role, "tnode/" + options.version), *key, *genesis, **store, metrics);
+  ChainSync sync(**store, metrics, sync_settings_from(c), make_sync_hooks(network.peer_actions(), metrics));
   std::set<crypto::PublicKey> masternode_ids;
   for (const auto& mn : genesis->masternodes) masternode_ids.insert(mn.pubkey);
   MessageRouter router(network.peer_actions(), sync, network.address_book(), *genesis, masternode_ids);

@@ -69,8 +69,8 @@ void PeerStore::write_ban(const p2p::BanRecord& ban) {
 
 void PeerStore::erase_bans(const std::vector<crypto::PublicKey>& ids) {
   if (ids.empty()) return;
-  std::vector<std::string> keys;
-  for (const auto& id : ids) keys.push_back(ban_key(id));
+  std::vector<std::string> keys(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) keys[i] = ban_key(ids[i]);
   store_.write_records(store::Column::Bans, {}, keys);
 }
 

@@ -45,6 +45,7 @@
 #include "libcore/chain/block.hpp"
 #include "libcore/chain/fork_choice.hpp"
 #include "libcore/chain/validation.hpp"
+#include "libcore/config/defaults.hpp"
 #include "libcore/p2p/dial_policy.hpp"
 #include "libcore/p2p/messages.hpp"
 
@@ -61,17 +62,19 @@ namespace core::node {
 using SyncClock = std::chrono::steady_clock;
 
 struct SyncSettings {
-  std::chrono::milliseconds stall_timeout{2000};       // initial per-peer request timeout
-  std::chrono::milliseconds max_stall_timeout{64000};  // its cap
-  std::int64_t max_clock_drift_ms = 2000;
-  std::uint64_t max_reorg_depth = 1000;
-  std::size_t window = 1024;                               // blocks requested or buffered ahead of the tip
-  std::size_t max_blocks_per_request = 64;                 // hashes in one GetBlocks
-  std::size_t requests_per_peer = 2;                       // GetBlocks outstanding per peer
-  std::size_t max_pending_headers = 32768;                 // validated headers whose bodies are not stored yet
-  std::size_t max_buffered_bytes = std::size_t{64} << 20;  // received blocks waiting for their parent
-  std::size_t max_reply_bytes = std::size_t{4} << 20;      // a Headers/Blocks reply stays below this
+  std::chrono::milliseconds stall_timeout = config::defaults::kStallTimeout;         // initial per-peer request timeout
+  std::chrono::milliseconds max_stall_timeout = config::defaults::kMaxStallTimeout;  // its cap
+  std::int64_t max_clock_drift_ms = config::defaults::kMaxClockDrift.count();
+  std::uint64_t max_reorg_depth = config::defaults::kMaxReorgDepth;
+  std::size_t window = 1024;                                        // blocks requested or buffered ahead of the tip
+  std::size_t max_blocks_per_request = 64;                          // hashes in one GetBlocks
+  std::size_t requests_per_peer = 2;                                // GetBlocks outstanding per peer
+  std::size_t max_pending_headers = 32768;                          // validated headers whose bodies are not stored yet
+  std::size_t max_buffered_bytes = std::size_t{64} << 20;           // received blocks waiting for their parent
+  std::size_t max_reply_bytes = config::defaults::kMaxMessageSize;  // a Headers/Blocks reply stays below this
   std::chrono::milliseconds progress_log_interval{5000};
+
+  friend bool operator==(const SyncSettings&, const SyncSettings&) = default;
 };
 
 // What the sync layer needs from the network.

@@ -12,9 +12,10 @@
 //   PeerScore        quality score in [-100, 100] with half-life decay;
 //   dial_order       who is dialled first; free_outbound_slots.
 //
-// The settings structs mirror [reconnect] and [peer_quality] of tnode.toml
-// with the same defaults; settings_from_config.hpp fills them from a
-// config::NodeConfig (this header does not see the config module).
+// The settings structs mirror [reconnect] and [peer_quality] of tnode.toml;
+// their defaults are config/defaults.hpp's (the one place defaults are
+// written) and settings_from_config.hpp fills them from a
+// config::NodeConfig (this header does not see NodeConfig).
 
 #include <chrono>
 #include <cstddef>
@@ -23,6 +24,7 @@
 #include <optional>
 #include <vector>
 
+#include "libcore/config/defaults.hpp"
 #include "libcore/util/address.hpp"
 
 namespace core::p2p {
@@ -42,23 +44,23 @@ const char* to_string(PeerClass c);
 
 // [reconnect] of tnode.toml, plus the fixed cap on the breaker's cool-down.
 struct ReconnectSettings {
-  Millis base_delay = std::chrono::seconds(5);
-  Millis max_delay = std::chrono::minutes(10);
-  std::uint32_t max_attempts = 10;            // static peers
-  std::uint32_t max_attempts_discovered = 3;  // discovered peers
-  std::uint32_t breaker_failures = 5;
-  Millis breaker_cooldown = std::chrono::minutes(1);
-  Millis breaker_cooldown_cap = std::chrono::hours(1);  // DESIGN.md 6: "capped at 1 h"
-  Millis parked_retry = std::chrono::hours(1);
+  Millis base_delay = config::defaults::kBaseDelay;
+  Millis max_delay = config::defaults::kMaxDelay;
+  std::uint32_t max_attempts = config::defaults::kMaxAttempts;                       // static peers
+  std::uint32_t max_attempts_discovered = config::defaults::kMaxAttemptsDiscovered;  // discovered peers
+  std::uint32_t breaker_failures = config::defaults::kBreakerFailures;
+  Millis breaker_cooldown = config::defaults::kBreakerCooldown;
+  Millis breaker_cooldown_cap = config::defaults::kBreakerCooldownCap;  // DESIGN.md 6: "capped at 1 h"
+  Millis parked_retry = config::defaults::kParkedRetry;
 
   friend bool operator==(const ReconnectSettings&, const ReconnectSettings&) = default;
 };
 
 // [peer_quality] of tnode.toml.
 struct PeerQualitySettings {
-  std::int32_t ban_threshold = -50;
-  Millis ban_duration = std::chrono::hours(24);
-  Millis score_half_life = std::chrono::minutes(10);
+  std::int32_t ban_threshold = config::defaults::kBanThreshold;
+  Millis ban_duration = config::defaults::kBanDuration;
+  Millis score_half_life = config::defaults::kScoreHalfLife;
 
   friend bool operator==(const PeerQualitySettings&, const PeerQualitySettings&) = default;
 };

@@ -38,20 +38,16 @@ inline constexpr std::uint64_t kStoreFdReserve = 256;
 // timerfd and signal descriptors of the event loop, the two listening sockets,
 // key/genesis/config reads and resolver sockets: a few each, rounded up.
 inline constexpr std::uint64_t kProcessFdReserve = 32;
-// Handshakes in progress (DESIGN.md section 6: a cap of 32).
-inline constexpr std::uint64_t kDefaultMaxHandshakes = 32;
-// HTTP connections served at once; mirrors http::kDefaultMaxConnections
-// (util may not include http, so the number is repeated here).
-inline constexpr std::uint64_t kDefaultHttpConnections = 64;
-
-// What the node will hold open at most. Defaults are those of tnode.toml;
-// `masternodes` (dialled beyond max_outbound) comes from the genesis.
+// What the node will hold open at most. The caller fills in its
+// connection limits (tnode.toml's, the handshake cap, the HTTP server's;
+// `masternodes`, dialled beyond max_outbound, from the genesis): util
+// repeats none of them.
 struct FdBudget {
-  std::uint64_t max_inbound = 64;
-  std::uint64_t max_outbound = 8;
+  std::uint64_t max_inbound = 0;
+  std::uint64_t max_outbound = 0;
   std::uint64_t masternodes = 0;
-  std::uint64_t max_handshakes = kDefaultMaxHandshakes;
-  std::uint64_t http_connections = kDefaultHttpConnections;
+  std::uint64_t max_handshakes = 0;
+  std::uint64_t http_connections = 0;
   std::uint64_t reserve = kStoreFdReserve + kProcessFdReserve;
 };
 

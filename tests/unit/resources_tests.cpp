@@ -176,8 +176,8 @@ TEST_CASE("read_ephemeral_port_range names the file", "[unit][util][resources]")
 
 TEST_CASE("required_fds sums connections and the reserve", "[unit][util][resources]") {
   using core::util::required_fds;
-  // Defaults: 64 inbound + 8 outbound + 0 masternodes + 32 handshakes + 64 http + 256 store + 32 process.
-  CHECK(required_fds(FdBudget{}) == 456);
+  // Nothing but the reserve by default: the caller gives its limits.
+  CHECK(required_fds(FdBudget{}) == core::util::kStoreFdReserve + core::util::kProcessFdReserve);
   CHECK(FdBudget{}.reserve == core::util::kStoreFdReserve + core::util::kProcessFdReserve);
 
   FdBudget b;
@@ -251,7 +251,9 @@ TEST_CASE("ensure_fd_capacity names the hard limit when it is too low", "[unit][
     WARN("hard open-file limit is unlimited: cannot ask for more than it, assertion skipped");
     return;
   }
-  FdBudget big;  // defaults, plus a reserve that alone exceeds the hard limit
+  FdBudget big;  // tnode.toml's defaults, plus a reserve that alone exceeds the hard limit
+  big.max_inbound = 64;
+  big.max_outbound = 8;
   big.reserve = limits.hard + 1;
   const std::uint64_t need = core::util::required_fds(big);
   auto message = error_of(core::util::ensure_fd_capacity(big));

@@ -1,0 +1,66 @@
+#pragma once
+// Every default of tnode.toml, and the limits of the daemon that tnode.toml
+// does not set (DESIGN.md sections 6, 7 and 9; documented in tnode.toml(5)),
+// in one place. config::NodeConfig takes its defaults from here, and so do
+// the settings structs of the libraries it is mapped onto
+// (p2p::ReconnectSettings, p2p::PeerQualitySettings, node::NetworkSettings,
+// node::SyncSettings, ...), so a default is written once; a unit test
+// (config_tests.cpp) proves that mapping NodeConfig{} gives each struct's
+// defaults.
+//
+// Depends on nothing but the standard library, so any module may include it.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace core::config::defaults {
+
+using Millis = std::chrono::milliseconds;
+using std::chrono::hours;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+// ---- [network]
+inline constexpr std::uint16_t kPeerPort = 24100;
+inline constexpr std::uint16_t kHttpPort = 24101;
+inline constexpr std::uint32_t kMaxInbound = 64;
+inline constexpr std::uint32_t kMaxOutbound = 8;
+inline constexpr std::uint32_t kMaxPerIp = 8;
+inline constexpr Millis kCheckInterval = minutes(2);
+inline constexpr Millis kHandshakeTimeout = seconds(10);
+inline constexpr Millis kPingInterval = seconds(30);
+inline constexpr Millis kIdleTimeout = seconds(90);
+inline constexpr Millis kStallTimeout = seconds(2);
+inline constexpr std::uint64_t kMaxMessageSize = std::uint64_t{4} << 20;
+
+// ---- [reconnect]
+inline constexpr Millis kBaseDelay = seconds(5);
+inline constexpr Millis kMaxDelay = minutes(10);
+inline constexpr std::uint32_t kMaxAttempts = 10;
+inline constexpr std::uint32_t kMaxAttemptsDiscovered = 3;
+inline constexpr std::uint32_t kBreakerFailures = 5;
+inline constexpr Millis kBreakerCooldown = minutes(1);
+inline constexpr Millis kParkedRetry = hours(1);
+
+// ---- [peer_quality]
+inline constexpr std::int32_t kBanThreshold = -50;
+inline constexpr Millis kBanDuration = hours(24);
+inline constexpr Millis kScoreHalfLife = minutes(10);
+
+// ---- [chain]
+inline constexpr Millis kMaxClockDrift = seconds(2);
+inline constexpr std::uint64_t kMaxReorgDepth = 1000;
+
+// ---- fixed limits (not in tnode.toml)
+// Handshakes in progress at once.
+inline constexpr std::size_t kMaxHandshakes = 32;
+// Bytes queued for one peer before it is dropped as slow_peer.
+inline constexpr std::size_t kSendQueueLimit = std::size_t{16} << 20;
+// The circuit breaker's cool-down doubles up to this.
+inline constexpr Millis kBreakerCooldownCap = hours(1);
+// A peer's sync request timeout doubles per stall up to this (a larger
+// stall_timeout raises it).
+inline constexpr Millis kMaxStallTimeout = seconds(64);
+
+}  // namespace core::config::defaults

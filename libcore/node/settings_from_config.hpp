@@ -1,0 +1,50 @@
+#pragma once
+// The one step that turns tnode.toml (config::NodeConfig) into the node
+// layer's settings structs, after p2p/settings_from_config.hpp does
+// [reconnect] and [peer_quality]. Header-only, included by node.cpp and the
+// tests: the settings structs never see NodeConfig, and a new setting is
+// wired here once. Mapping NodeConfig{} gives each struct's own defaults
+// (both come from config/defaults.hpp; node_settings_tests.cpp proves it).
+
+#include <string>
+
+#include "libcore/config/node_config.hpp"
+#include "libcore/node/network.hpp"
+#include "libcore/node/sync.hpp"
+#include "libcore/p2p/settings_from_config.hpp"
+
+namespace core::node {
+
+// `user_agent` is what this node calls itself in its Hello ("tnode/0.1.0").
+inline NetworkSettings network_settings_from(const config::NodeConfig& c, p2p::Role role,
+                                             const std::string& user_agent) {
+  NetworkSettings s;
+  s.listen = c.listen;
+  s.external_address = c.external_address;
+  for (const auto& p : c.peers)
+    if (auto a = util::parse_host_port(p)) s.static_peers.push_back(*a);  // validated by the config parser
+  s.max_inbound = c.max_inbound;
+  s.max_outbound = c.max_outbound;
+  s.max_per_ip = c.max_per_ip;
+  s.check_interval = c.check_interval;
+  s.handshake_timeout = c.handshake_timeout;
+  s.ping_interval = c.ping_interval;
+  s.idle_timeout = c.idle_timeout;
+  s.max_message_size = c.max_message_size;
+  s.reconnect = p2p::reconnect_settings_from(c);
+  s.quality = p2p::peer_quality_settings_from(c);
+  s.role = role;
+  s.user_agent = user_agent;
+  return s;
+}
+
+inline SyncSettings sync_settings_from(const config::NodeConfig& c) {
+  SyncSettings s;
+  s.stall_timeout = c.stall_timeout;
+  s.max_clock_drift_ms = c.max_clock_drift.count();
+  s.max_reorg_depth = c.max_reorg_depth;
+  s.max_reply_bytes = c.max_message_size;
+  return s;
+}
+
+}  // namespace core::node
