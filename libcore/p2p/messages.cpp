@@ -3,9 +3,13 @@
 #include <cassert>
 #include <utility>
 
+#include "libcore/codec/field_reader.hpp"
+
 namespace core::p2p {
 
 namespace {
+
+using codec::FieldReader;
 
 // The variant's alternatives must sit in wire order, so that a type and its
 // alternative can never drift apart.
@@ -19,87 +23,13 @@ static_assert(std::variant_size_v<Message> == kAllMessageTypes.size());
 constexpr std::size_t kHashSize = crypto::Hash32::kSize;
 constexpr std::size_t kMinPeerEntrySize = crypto::PublicKey::kSize + 4 + 1 + 8;
 
-// Reads field after field and keeps the first error, so a decoder is a flat
-// list of fields rather than an if per line. After an error, reads are no-ops
-// (their targets keep their defaults, so counts read as 0 and loops stop).
-class FieldReader {
- public:
-  FieldReader(std::span<const std::uint8_t> in, std::string_view message) : r_(in), message_(message) {}
-
-  // Decodes one field with `decode(codec::Reader&) -> Result<T>`.
-  template <typename T, typename Decode>
-  FieldReader& read(std::string_view field, T& out, Decode&& decode) {
-    if (error_) return *this;
-    auto v = decode(r_);
-    if (!v)
-      fail(field, v.error().message);
-    else
-      out = std::move(*v);
-    return *this;
-  }
-
-  FieldReader& u8(std::string_view field, std::uint8_t& out) {
-    return read(field, out, [](codec::Reader& r) { return r.u8(); });
-  }
-  FieldReader& u16(std::string_view field, std::uint16_t& out) {
-    return read(field, out, [](codec::Reader& r) { return r.u16(); });
-  }
-  FieldReader& u32(std::string_view field, std::uint32_t& out) {
-    return read(field, out, [](codec::Reader& r) { return r.u32(); });
-  }
-  FieldReader& u64(std::string_view field, std::uint64_t& out) {
-    return read(field, out, [](codec::Reader& r) { return r.u64(); });
-  }
-  FieldReader& i64(std::string_view field, std::int64_t& out) {
-    return read(field, out, [](codec::Reader& r) { return r.i64(); });
-  }
-  template <std::size_t N>
-  FieldReader& fixed(std::string_view field, crypto::FixedBytes<N>& out) {
-    return read(field, out, [](codec::Reader& r) { return r.template fixed<N>(); });
-  }
-  FieldReader& str(std::string_view field, std::string& out, std::size_t max_len) {
-    return read(field, out, [max_len](codec::Reader& r) { return r.str(max_len); });
-  }
-  FieldReader& bytes(std::string_view field, codec::Bytes& out, std::size_t max_len) {
-    return read(field, out, [max_len](codec::Reader& r) { return r.bytes(max_len); });
-  }
-  FieldReader& count(std::string_view field, std::uint32_t& out, std::uint32_t max_count, std::size_t min_size) {
-    return read(field, out, [&](codec::Reader& r) { return r.count(max_count, min_size); });
-  }
-  FieldReader& role(std::string_view field, Role& out) {
-    return read(field, out, [](codec::Reader& r) -> util::Result<Role> {
-      auto v = r.u8();
-      if (!v) return tl::unexpected(v.error());
-      if (*v > static_cast<std::uint8_t>(Role::Masternode)) return util::fail("unknown role " + std::to_string(*v));
-      return static_cast<Role>(*v);
-    });
-  }
-  // A semantic rule on a field already read.
-  FieldReader& require(bool ok, std::string_view field, std::string_view what) {
-    if (!error_ && !ok) fail(field, what);
-    return *this;
-  }
-
-  bool ok() const { return !error_; }
-
-  // The value, or the first error; refuses trailing bytes.
-  template <typename T>
-  util::Result<T> finish(T value) {
-    if (!error_)
-      if (auto f = r_.finish(); !f) fail("payload", f.error().message);
-    if (error_) return tl::unexpected(*error_);
-    return value;
-  }
-
- private:
-  void fail(std::string_view field, std::string_view message) {
-    error_ = util::Error{std::string(message_) + ": " + std::string(field) + ": " + std::string(message)};
-  }
-
-  codec::Reader r_;
-  std::string_view message_;
-  std::optional<util::Error> error_;
-};
+// A Role is one byte with a closed set of values.
+util::Result<Role> read_role(codec::Reader& r) {
+  auto v = r.u8();
+  if (!v) return tl::unexpected(v.error());
+  if (*v > static_cast<std::uint8_t>(Role::Masternode)) return util::fail("unknown role " + std::to_string(*v));
+  return static_cast<Role>(*v);
+}
 
 void encode_hello(codec::Writer& w, const Hello& m) {
   assert(m.network.size() <= kMaxNetworkName && m.user_agent.size() <= kMaxUserAgent);
@@ -345,7 +275,7 @@ util::Result<Hello> decode_hello(std::span<const std::uint8_t> payload) {
   Hello m;
   in.u32("protocol_version", m.protocol_version).u32("min_version", m.min_version);
   in.str("network", m.network, kMaxNetworkName).fixed("genesis_hash", m.genesis_hash).fixed("node_id", m.node_id);
-  in.role("role", m.role).u16("listen_port", m.listen_port).u64("best_height", m.best_height);
+  in.read("role", m.role, read_role).u16("listen_port", m.listen_port).u64("best_height", m.best_height);
   in.fixed("best_hash", m.best_hash).fixed("session_nonce", m.session_nonce);
   in.str("user_agent", m.user_agent, kMaxUserAgent).fixed("ack_nonce", m.ack_nonce).fixed("signature", m.signature);
   return in.finish(std::move(m));
@@ -447,7 +377,7 @@ util::Result<Peers> decode_peers(std::span<const std::uint8_t> payload) {
   in.count("number of peers", n, kMaxPeersPerMessage, kMinPeerEntrySize);
   m.peers.resize(n);
   for (auto& p : m.peers) {
-    in.fixed("node_id", p.node_id).str("address", p.address, kMaxPeerAddress).role("role", p.role);
+    in.fixed("node_id", p.node_id).str("address", p.address, kMaxPeerAddress).read("role", p.role, read_role);
     in.i64("last_seen_ms", p.last_seen_ms);
   }
   return in.finish(std::move(m));

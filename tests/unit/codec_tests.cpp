@@ -1,4 +1,5 @@
-// libcore/codec: the canonical little-endian encoding and its bounded Reader.
+// libcore/codec: the canonical little-endian encoding, its bounded Reader and
+// the FieldReader that strict decoders are written with.
 
 #include <catch2/catch.hpp>
 
@@ -8,10 +9,12 @@
 #include <vector>
 
 #include "libcore/codec/codec.hpp"
+#include "libcore/codec/field_reader.hpp"
 #include "test_support.hpp"
 
 using Catch::Matchers::Contains;
 using core::codec::Bytes;
+using core::codec::FieldReader;
 using core::codec::Reader;
 using core::codec::Writer;
 using test::error_of;
@@ -264,4 +267,136 @@ TEST_CASE("finish() rejects trailing bytes", "[unit][codec]") {
   REQUIRE(r.u16().has_value());
   CHECK(r.finish().has_value());
   CHECK(Reader(Bytes{}).finish().has_value());
+}
+
+// --- FieldReader ---------------------------------------------------------------
+
+namespace {
+
+// The Record above, decoded the FieldReader way.
+core::util::Result<Record> decode_fields(std::span<const std::uint8_t> in) {
+  FieldReader fr(in, "record");
+  Record r;
+  fr.u8("a", r.a).u16("b", r.b).u32("c", r.c).u64("d", r.d).i64("e", r.e).fixed("f", r.f);
+  fr.bytes("g", r.g, 64).str("h", r.h, 64);
+  std::uint32_t n = 0;
+  fr.count("number of items", n, 16, 8);
+  r.items.resize(n);
+  for (auto& v : r.items) fr.u64("items", v);
+  return fr.finish(std::move(r));
+}
+
+enum class Colour : std::uint8_t { Red = 0, Green = 1 };
+
+// A domain type with a closed set of values, read through read().
+core::util::Result<Colour> read_colour(Reader& r) {
+  auto v = r.u8();
+  if (!v) return tl::unexpected(v.error());
+  if (*v > static_cast<std::uint8_t>(Colour::Green)) return core::util::fail("unknown colour " + std::to_string(*v));
+  return static_cast<Colour>(*v);
+}
+
+}  // namespace
+
+TEST_CASE("FieldReader decodes what the Reader decodes", "[unit][codec][field_reader]") {
+  auto enc = encode(sample());
+  CHECK(decode_fields(enc).value() == sample());
+  CHECK(decode_fields(encode(Record{})).value() == Record{});
+  for (std::size_t cut = 0; cut < enc.size(); ++cut) {
+    INFO("cut at " << cut << " of " << enc.size());
+    auto r = decode_fields(std::span(enc).first(cut));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message.rfind("record: ", 0) == 0);
+  }
+}
+
+TEST_CASE("FieldReader names the record and the field in every error", "[unit][codec][field_reader]") {
+  Bytes three{1, 2, 3};
+  std::uint32_t v = 7;
+  CHECK(error_of(FieldReader(three, "header").u32("height", v).finish(v)) ==
+        "header: height: truncated input: u32 needs 4 bytes at offset 0, only 3 left");
+  CHECK(v == 7);
+
+  auto colours = Writer().u8(1).u8(9).take();
+  Colour first = Colour::Red, second = Colour::Red;
+  FieldReader fr(colours, "paint");
+  fr.read("first", first, read_colour).read("second", second, read_colour);
+  CHECK(first == Colour::Green);
+  CHECK(second == Colour::Red);
+  CHECK(error_of(fr.finish(0)) == "paint: second: unknown colour 9");
+
+  auto limit = Writer().u32(0).take();
+  std::uint32_t l = 0;
+  FieldReader rule(limit, "get_headers");
+  rule.u32("limit", l).require(l >= 1, "limit", "must be at least 1");
+  CHECK(error_of(rule.finish(l)) == "get_headers: limit: must be at least 1");
+}
+
+TEST_CASE("FieldReader keeps the first error and reads nothing after it", "[unit][codec][field_reader]") {
+  // A u16 that fits, a u32 that does not: the u32's error sticks, and the
+  // u8 and the count after it leave their targets alone.
+  Bytes in{1, 0, 2, 3, 4};
+  std::uint16_t a = 0;
+  std::uint32_t b = 5, n = 0;
+  std::uint8_t c = 6;
+  FieldReader fr(in, "rec");
+  fr.u16("a", a);
+  CHECK(fr.ok());
+  fr.u32("b", b).u8("c", c).count("n", n, 10, 0).require(false, "c", "a later rule");
+  CHECK_FALSE(fr.ok());
+  CHECK(a == 1);
+  CHECK(b == 5);
+  CHECK(c == 6);
+  CHECK(n == 0);
+  auto msg = error_of(fr.finish(a));
+  CHECK_THAT(msg, Contains("rec: b: truncated input: u32 needs 4 bytes at offset 2, only 3 left"));
+  CHECK_THAT(msg, !Contains("later rule"));
+
+  // A failed require() sticks too.
+  Bytes two{1, 2};
+  std::uint8_t x = 0, y = 0;
+  FieldReader rule(two, "rec");
+  rule.u8("x", x).require(x == 0, "x", "must be zero").u8("y", y);
+  CHECK(y == 0);
+  CHECK(error_of(rule.finish(x)) == "rec: x: must be zero");
+}
+
+TEST_CASE("FieldReader's finish() refuses trailing bytes", "[unit][codec][field_reader]") {
+  auto enc = encode(sample());
+  enc.push_back(0);
+  CHECK(error_of(decode_fields(enc)) ==
+        "record: payload: 1 unexpected trailing bytes at offset " + std::to_string(enc.size() - 1));
+  Bytes four{1, 2, 3, 4};
+  std::uint16_t v = 0;
+  CHECK(error_of(FieldReader(four, "rec").u16("v", v).finish(v)) ==
+        "rec: payload: 2 unexpected trailing bytes at offset 2");
+  CHECK(error_of(FieldReader(four, "empty").finish(0)) == "empty: payload: 4 unexpected trailing bytes at offset 0");
+  CHECK(FieldReader(Bytes{}, "empty").finish(0).value() == 0);
+  CHECK(FieldReader(four, "rec").u16("v", v).u16("w", v).finish(v).value() == 0x0403);
+}
+
+TEST_CASE("FieldReader bounds lengths and counts before reading them", "[unit][codec][field_reader]") {
+  auto long_name = Writer().str(std::string(11, 'n')).take();
+  std::string name = "unset";
+  CHECK(error_of(FieldReader(long_name, "peer").str("name", name, 10).finish(0)) ==
+        "peer: name: length 11 at offset 0 exceeds the limit of 10");
+  CHECK(name == "unset");
+  Bytes blob;
+  CHECK(error_of(FieldReader(long_name, "peer").bytes("blob", blob, 10).finish(0)) ==
+        "peer: blob: length 11 at offset 0 exceeds the limit of 10");
+  CHECK(FieldReader(long_name, "peer").str("name", name, 11).finish(0).has_value());
+  CHECK(name == std::string(11, 'n'));
+
+  // 4 GiB claimed, nothing there: refused by the limit, nothing allocated.
+  Bytes huge{0xff, 0xff, 0xff, 0xff};
+  CHECK(error_of(FieldReader(huge, "peer").bytes("blob", blob, 1024).finish(0)) ==
+        "peer: blob: length 4294967295 at offset 0 exceeds the limit of 1024");
+
+  std::uint32_t n = 0;
+  auto many = Writer().u32(17).take();
+  CHECK(error_of(FieldReader(many, "list").count("number of items", n, 16, 8).finish(0)) ==
+        "list: number of items: count 17 at offset 0 exceeds the limit of 16");
+  CHECK(error_of(FieldReader(many, "list").count("number of items", n, 100, 8).finish(0)) ==
+        "list: number of items: count 17 at offset 0 cannot fit in the 0 bytes left");
+  CHECK(n == 0);
 }
