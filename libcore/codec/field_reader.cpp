@@ -40,8 +40,18 @@ FieldReader& FieldReader::require(bool ok, std::string_view field, std::string_v
   return *this;
 }
 
+FieldReader& FieldReader::expect_end() {
+  if (error_) return *this;
+  if (auto f = r_.finish(); !f) fail(f.error().message);
+  return *this;
+}
+
 void FieldReader::fail(std::string_view field, std::string_view reason) {
   error_ = util::Error{std::string(record_) + ": " + std::string(field) + ": " + std::string(reason)};
+}
+
+void FieldReader::fail(std::string_view reason) {
+  error_ = util::Error{std::string(record_) + ": " + std::string(reason)};
 }
 
 }  // namespace core::codec

@@ -10,10 +10,13 @@
 // What it promises:
 // - Every error names the record and the field: "<record>: <field>: <reason>",
 //   e.g. "hello: network: length 70 at offset 8 exceeds the limit of 64"; the
-//   reason is codec::Reader's (or the decode function's) message.
-// - The first error sticks. After it every read is a no-op that leaves its
-//   target as it was (a count stays 0, so a loop over it stops), and
-//   finish() returns that first error.
+//   reason is codec::Reader's (or the decode function's) message. What
+//   belongs to no single field reads "<record>: <reason>": trailing bytes
+//   ("block header: 1 unexpected trailing bytes at offset 200") and the
+//   record-wide rules of check(), whose messages name what they checked.
+// - The first error sticks. After it every read, require() and check() is a
+//   no-op that leaves its target as it was (a count stays 0, so a loop over
+//   it stops), and result() and finish() return that first error.
 // - Bounds are codec::Reader's: a length or count is checked against its
 //   limit and against the bytes left before anything is allocated, so no
 //   input reads out of bounds or allocates without limit.
@@ -40,8 +43,14 @@ namespace core::codec {
 
 class FieldReader {
  public:
-  // Reads the whole of `in`, a record called `record` in errors.
-  FieldReader(std::span<const std::uint8_t> in, std::string_view record) : r_(in), record_(record) {}
+  // Reads `in`, a whole record called `record` in errors.
+  FieldReader(std::span<const std::uint8_t> in, std::string_view record) : own_(in), r_(own_), record_(record) {}
+  // Reads a record embedded in a longer input: each field advances `in`
+  // (which must outlive this reader), and result() leaves what follows the
+  // record to the caller.
+  FieldReader(Reader& in, std::string_view record) : own_({}), r_(in), record_(record) {}
+  FieldReader(const FieldReader&) = delete;
+  FieldReader& operator=(const FieldReader&) = delete;
 
   // Decodes one field with `decode(codec::Reader&) -> util::Result<U>`, U
   // assignable to T: the generic form of the readers below, for nested
@@ -76,23 +85,43 @@ class FieldReader {
   // A semantic rule on a field already read: "<record>: <field>: <what>".
   FieldReader& require(bool ok, std::string_view field, std::string_view what);
 
+  // A rule over the record (a format version, a validation of the whole
+  // value), run only while there is no error: `rule() -> util::Result<void>`.
+  // Its message names what it checked: "<record>: <message>".
+  template <typename Rule>
+  FieldReader& check(Rule&& rule) {
+    if (error_) return *this;
+    if (util::Result<void> r = std::forward<Rule>(rule)(); !r) fail(r.error().message);
+    return *this;
+  }
+
+  // The record ends here: refuses bytes left over,
+  // "<record>: N unexpected trailing bytes at offset X".
+  FieldReader& expect_end();
+
   // No error so far.
   bool ok() const { return !error_; }
 
-  // The value, or the first error; refuses trailing bytes
-  // ("<record>: payload: N unexpected trailing bytes at offset X").
+  // The value, or the first error.
   template <typename T>
-  util::Result<T> finish(T value) {
-    if (!error_)
-      if (auto f = r_.finish(); !f) fail("payload", f.error().message);
+  util::Result<T> result(T value) const {
     if (error_) return tl::unexpected(*error_);
     return value;
   }
 
+  // expect_end(), then result(value): the last line of a decoder of a whole input.
+  template <typename T>
+  util::Result<T> finish(T value) {
+    expect_end();
+    return result(std::move(value));
+  }
+
  private:
   void fail(std::string_view field, std::string_view reason);
+  void fail(std::string_view reason);
 
-  Reader r_;
+  Reader own_;  // the span constructor's input; unused when reading a borrowed Reader
+  Reader& r_;
   std::string_view record_;
   std::optional<util::Error> error_;
 };

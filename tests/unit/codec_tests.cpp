@@ -362,17 +362,68 @@ TEST_CASE("FieldReader keeps the first error and reads nothing after it", "[unit
 }
 
 TEST_CASE("FieldReader's finish() refuses trailing bytes", "[unit][codec][field_reader]") {
+  // Trailing bytes belong to no field: "<record>: <reason>".
   auto enc = encode(sample());
   enc.push_back(0);
   CHECK(error_of(decode_fields(enc)) ==
-        "record: payload: 1 unexpected trailing bytes at offset " + std::to_string(enc.size() - 1));
+        "record: 1 unexpected trailing bytes at offset " + std::to_string(enc.size() - 1));
   Bytes four{1, 2, 3, 4};
   std::uint16_t v = 0;
-  CHECK(error_of(FieldReader(four, "rec").u16("v", v).finish(v)) ==
-        "rec: payload: 2 unexpected trailing bytes at offset 2");
-  CHECK(error_of(FieldReader(four, "empty").finish(0)) == "empty: payload: 4 unexpected trailing bytes at offset 0");
+  CHECK(error_of(FieldReader(four, "rec").u16("v", v).finish(v)) == "rec: 2 unexpected trailing bytes at offset 2");
+  CHECK(error_of(FieldReader(four, "empty").finish(0)) == "empty: 4 unexpected trailing bytes at offset 0");
   CHECK(FieldReader(Bytes{}, "empty").finish(0).value() == 0);
   CHECK(FieldReader(four, "rec").u16("v", v).u16("w", v).finish(v).value() == 0x0403);
+  // result() alone does not look for the end; expect_end() does, in the chain.
+  CHECK(FieldReader(four, "rec").u16("v", v).result(v).value() == 0x0201);
+  std::uint8_t a = 0;
+  FieldReader fr(four, "rec");
+  fr.u8("a", a).expect_end();
+  CHECK(error_of(fr.result(a)) == "rec: 3 unexpected trailing bytes at offset 1");
+}
+
+TEST_CASE("FieldReader reads a record embedded in a longer input", "[unit][codec][field_reader]") {
+  // Two records back to back in one Reader, each named in its own errors.
+  auto enc = Writer().u32(7).u16(9).u8(1).take();
+  Reader r(enc);
+  std::uint32_t first = 0;
+  std::uint16_t second = 0;
+  CHECK(FieldReader(r, "first").u32("value", first).result(first).value() == 7);
+  CHECK(r.position() == 4);
+  FieldReader rest(r, "second");
+  rest.u16("value", second);
+  CHECK(second == 9);
+  CHECK(error_of(rest.finish(second)) == "second: 1 unexpected trailing bytes at offset 6");
+  CHECK(error_of(FieldReader(r, "third").u16("value", second).result(second)) ==
+        "third: value: truncated input: u16 needs 2 bytes at offset 6, only 1 left");
+  CHECK(r.u8().value() == 1);
+}
+
+TEST_CASE("FieldReader's check() applies a rule to the whole record", "[unit][codec][field_reader]") {
+  auto enc = Writer().u8(2).u8(5).take();
+  auto version_is = [](const std::uint8_t& version, std::uint8_t wanted) {
+    return [&version, wanted]() -> core::util::Result<void> {
+      if (version == wanted) return {};
+      return core::util::fail("unknown version " + std::to_string(version));
+    };
+  };
+  std::uint8_t version = 0, v = 0;
+  CHECK(FieldReader(enc, "rec").u8("version", version).check(version_is(version, 2)).u8("v", v).finish(v).value() == 5);
+  v = 0;
+  FieldReader fr(enc, "rec");
+  fr.u8("version", version).check(version_is(version, 1)).u8("v", v);
+  CHECK(v == 0);  // nothing is read after a failed rule
+  CHECK(error_of(fr.finish(v)) == "rec: unknown version 2");
+
+  // A rule is not run once a field has failed.
+  bool ran = false;
+  const Bytes nothing;
+  FieldReader cut(nothing, "rec");
+  cut.u8("version", version).check([&]() -> core::util::Result<void> {
+    ran = true;
+    return {};
+  });
+  CHECK_FALSE(ran);
+  CHECK(error_of(cut.result(0)) == "rec: version: truncated input: u8 needs 1 bytes at offset 0, only 0 left");
 }
 
 TEST_CASE("FieldReader bounds lengths and counts before reading them", "[unit][codec][field_reader]") {
