@@ -1,15 +1,38 @@
 #include "libcore/chain/block.hpp"
 
+#include "libcore/codec/field_reader.hpp"
 #include "libcore/crypto/hash.hpp"
 
 namespace core::chain {
 
 namespace {
 constexpr std::size_t kMinTxSize = 1 + 32 + 8 + 8 + 4;
+// The names errors carry: "block header: <field>: ..." and "block body: ...".
+constexpr std::string_view kHeaderRecord = "block header";
+constexpr std::string_view kBodyRecord = "block body";
 
 void encode_unsigned(codec::Writer& w, const BlockHeader& h) {
   w.u32(h.version).u64(h.height).fixed(h.parent).u64(h.slot).i64(h.timestamp_ms);
   w.fixed(h.producer).fixed(h.tx_root);
+}
+
+void read_header(codec::FieldReader& in, BlockHeader& h) {
+  in.u32("version", h.version).u64("height", h.height).fixed("parent", h.parent).u64("slot", h.slot);
+  in.i64("timestamp", h.timestamp_ms).fixed("producer", h.producer).fixed("tx_root", h.tx_root);
+  in.fixed("signature", h.signature);
+}
+
+// Transaction `index` of a body. Its kind is checked as a rule that names the
+// transaction: "block body: transaction 2 has unknown kind 9".
+void read_transaction(codec::FieldReader& in, std::uint32_t index, Transaction& tx) {
+  std::uint8_t kind = 0;
+  in.u8("transaction kind", kind).check([&]() -> util::Result<void> {
+    if (kind == static_cast<std::uint8_t>(TxKind::Coinbase)) return {};
+    return util::fail("transaction " + std::to_string(index) + " has unknown kind " + std::to_string(kind));
+  });
+  tx.kind = static_cast<TxKind>(kind);
+  in.fixed("transaction to", tx.to).u64("transaction amount", tx.amount).u64("transaction height", tx.height);
+  in.bytes("transaction memo", tx.memo, kMaxMemo);
 }
 }  // namespace
 
@@ -45,76 +68,32 @@ codec::Bytes encode(const Block& b) {
 }
 
 util::Result<BlockHeader> decode_header(codec::Reader& r) {
+  codec::FieldReader in(r, kHeaderRecord);
   BlockHeader h;
-  auto fail = [](const util::Error& e) { return util::fail("block header: " + e.message); };
-  auto version = r.u32();
-  if (!version) return fail(version.error());
-  h.version = *version;
-  auto height = r.u64();
-  if (!height) return fail(height.error());
-  h.height = *height;
-  auto parent = r.fixed<32>();
-  if (!parent) return fail(parent.error());
-  h.parent = *parent;
-  auto slot = r.u64();
-  if (!slot) return fail(slot.error());
-  h.slot = *slot;
-  auto ts = r.i64();
-  if (!ts) return fail(ts.error());
-  h.timestamp_ms = *ts;
-  auto producer = r.fixed<32>();
-  if (!producer) return fail(producer.error());
-  h.producer = *producer;
-  auto root = r.fixed<32>();
-  if (!root) return fail(root.error());
-  h.tx_root = *root;
-  auto sig = r.fixed<64>();
-  if (!sig) return fail(sig.error());
-  h.signature = *sig;
-  return h;
+  read_header(in, h);
+  return in.result(h);
 }
 
 util::Result<BlockHeader> decode_header(std::span<const std::uint8_t> bytes) {
-  codec::Reader r(bytes);
-  auto h = decode_header(r);
-  if (!h) return h;
-  if (auto f = r.finish(); !f) return util::fail("block header: " + f.error().message);
-  return h;
+  codec::FieldReader in(bytes, kHeaderRecord);
+  BlockHeader h;
+  read_header(in, h);
+  return in.finish(h);
 }
 
 util::Result<Block> decode_block(std::span<const std::uint8_t> bytes) {
+  // Header and body are two records over one input, so an error says which
+  // part of the block it is in.
   codec::Reader r(bytes);
-  Block b;
   auto header = decode_header(r);
   if (!header) return tl::unexpected(header.error());
-  b.header = *header;
-  auto fail = [](const util::Error& e) { return util::fail("block body: " + e.message); };
-  auto n = r.count(kMaxTransactionsPerBlock, kMinTxSize);
-  if (!n) return fail(n.error());
-  b.transactions.reserve(*n);
-  for (std::uint32_t i = 0; i < *n; ++i) {
-    Transaction tx;
-    auto kind = r.u8();
-    if (!kind) return fail(kind.error());
-    if (*kind != static_cast<std::uint8_t>(TxKind::Coinbase))
-      return util::fail("block body: transaction " + std::to_string(i) + " has unknown kind " + std::to_string(*kind));
-    tx.kind = static_cast<TxKind>(*kind);
-    auto to = r.fixed<32>();
-    if (!to) return fail(to.error());
-    tx.to = *to;
-    auto amount = r.u64();
-    if (!amount) return fail(amount.error());
-    tx.amount = *amount;
-    auto height = r.u64();
-    if (!height) return fail(height.error());
-    tx.height = *height;
-    auto memo = r.bytes(kMaxMemo);
-    if (!memo) return fail(memo.error());
-    tx.memo = std::move(*memo);
-    b.transactions.push_back(std::move(tx));
-  }
-  if (auto f = r.finish(); !f) return fail(f.error());
-  return b;
+  Block b{*header, {}};
+  codec::FieldReader in(r, kBodyRecord);
+  std::uint32_t n = 0;
+  in.count("number of transactions", n, kMaxTransactionsPerBlock, kMinTxSize);
+  b.transactions.resize(n);
+  for (std::uint32_t i = 0; i < n && in.ok(); ++i) read_transaction(in, i, b.transactions[i]);
+  return in.finish(std::move(b));
 }
 
 crypto::Hash32 transaction_hash(const Transaction& tx) {

@@ -65,7 +65,11 @@ void encode(codec::Writer& w, const Transaction& tx);
 codec::Bytes encode(const BlockHeader& h);
 codec::Bytes encode(const Block& b);
 
-// Strict decoders: bounded counts and lengths, no trailing bytes.
+// Strict decoders: bounded counts and lengths, no trailing bytes. Errors name
+// the part and the field (codec::FieldReader): "block header: slot: ...",
+// "block body: transaction memo: ...", "block body: transaction 0 has
+// unknown kind 9". The Reader overload reads a header inside a longer input
+// and leaves what follows to the caller.
 util::Result<BlockHeader> decode_header(codec::Reader& r);
 util::Result<BlockHeader> decode_header(std::span<const std::uint8_t> bytes);
 util::Result<Block> decode_block(std::span<const std::uint8_t> bytes);

@@ -3,6 +3,7 @@
 #include <set>
 #include <sstream>
 
+#include "libcore/codec/field_reader.hpp"
 #include "libcore/crypto/hash.hpp"
 #include "libcore/util/address.hpp"
 #include "libcore/util/files.hpp"
@@ -29,6 +30,9 @@ util::Result<void> check_name(std::string_view value, std::size_t max, bool allo
 }
 
 constexpr std::uint32_t kGenesisEncodingVersion = 1;
+// The least bytes one entry can take: name and address may be empty.
+constexpr std::size_t kMinMasternodeSize = 4 + crypto::PublicKey::kSize + 4;
+constexpr std::size_t kMinAllocationSize = crypto::PublicKey::kSize + 8;
 
 }  // namespace
 
@@ -217,46 +221,29 @@ codec::Bytes encode(const GenesisSpec& spec) {
 }
 
 util::Result<GenesisSpec> decode_genesis(std::span<const std::uint8_t> bytes) {
-  codec::Reader r(bytes);
-  auto fail = [](const util::Error& e) { return util::fail("genesis encoding: " + e.message); };
+  codec::FieldReader in(bytes, "genesis encoding");
   GenesisSpec spec;
-  auto version = r.u32();
-  if (!version) return fail(version.error());
-  if (*version != kGenesisEncodingVersion)
-    return util::fail("genesis encoding: unknown version " + std::to_string(*version));
-  auto network = r.str(kMaxNetworkName);
-  if (!network) return fail(network.error());
-  spec.network = *network;
-  auto ts = r.i64();
-  if (!ts) return fail(ts.error());
-  spec.timestamp_ms = *ts;
-  auto bt = r.i64();
-  if (!bt) return fail(bt.error());
-  spec.block_time_ms = *bt;
-  auto n = r.count(kMaxMasternodes, 4 + 32 + 4);
-  if (!n) return fail(n.error());
-  for (std::uint32_t i = 0; i < *n; ++i) {
-    Masternode mn;
-    auto name = r.str(kMaxMasternodeName);
-    if (!name) return fail(name.error());
-    auto key = r.fixed<32>();
-    if (!key) return fail(key.error());
-    auto addr = r.str(kMaxAddress);
-    if (!addr) return fail(addr.error());
-    spec.masternodes.push_back({*name, *key, *addr});
+  std::uint32_t version = 0;
+  in.u32("version", version).check([&]() -> util::Result<void> {
+    if (version == kGenesisEncodingVersion) return {};
+    return util::fail("unknown version " + std::to_string(version));
+  });
+  in.str("network", spec.network, kMaxNetworkName).i64("timestamp", spec.timestamp_ms);
+  in.i64("block_time", spec.block_time_ms);
+  std::uint32_t n = 0;
+  in.count("number of masternodes", n, kMaxMasternodes, kMinMasternodeSize);
+  spec.masternodes.resize(n);
+  for (auto& mn : spec.masternodes) {
+    in.str("masternode name", mn.name, kMaxMasternodeName).fixed("masternode pubkey", mn.pubkey);
+    in.str("masternode address", mn.address, kMaxAddress);
   }
-  auto m = r.count(kMaxAllocations, 32 + 8);
-  if (!m) return fail(m.error());
-  for (std::uint32_t i = 0; i < *m; ++i) {
-    auto key = r.fixed<32>();
-    if (!key) return fail(key.error());
-    auto amount = r.u64();
-    if (!amount) return fail(amount.error());
-    spec.allocations.push_back({*key, *amount});
-  }
-  if (auto f = r.finish(); !f) return fail(f.error());
-  if (auto v = validate(spec); !v) return util::fail("genesis encoding: " + v.error().message);
-  return spec;
+  std::uint32_t m = 0;
+  in.count("number of allocations", m, kMaxAllocations, kMinAllocationSize);
+  spec.allocations.resize(m);
+  for (auto& a : spec.allocations) in.fixed("allocation pubkey", a.pubkey).u64("allocation amount", a.amount);
+  // validate() names the field it refuses: "genesis encoding: masternodes[1].name: ...".
+  in.expect_end().check([&] { return validate(spec); });
+  return in.result(std::move(spec));
 }
 
 std::uint32_t network_magic(std::string_view network) {

@@ -62,6 +62,9 @@ util::Result<GenesisSpec> load_genesis_file(const std::filesystem::path& path);
 std::string to_toml(const GenesisSpec& spec);
 
 // Canonical binary encoding, and its strict decoder (validates the result).
+// Decoding errors start "genesis encoding: " and name the field:
+// "genesis encoding: network: length 70 ...", or validate()'s
+// "genesis encoding: masternodes[1].name: duplicate name ...".
 codec::Bytes encode(const GenesisSpec& spec);
 util::Result<GenesisSpec> decode_genesis(std::span<const std::uint8_t> bytes);
 

@@ -183,6 +183,34 @@ TEST_CASE("a memo over the limit fails to decode", "[unit][chain][block]") {
   CHECK_THAT(error_of(core::chain::decode_block(core::chain::encode(b))), Contains("exceeds the limit of 256"));
 }
 
+TEST_CASE("block decoding errors name the part of the block and the field", "[unit][chain][block]") {
+  Net net;
+  Block b = net.block(net.genesis, 1);
+  const auto header = core::chain::encode(b.header);
+  CHECK(error_of(core::chain::decode_header(std::span(header).first(10))) ==
+        "block header: height: truncated input: u64 needs 8 bytes at offset 4, only 6 left");
+  CHECK(error_of(core::chain::decode_block(std::span(header).first(150))) ==
+        "block header: signature: truncated input: fixed field needs 64 bytes at offset 124, only 26 left");
+
+  auto bytes = core::chain::encode(b);
+  CHECK(error_of(core::chain::decode_block(std::span(bytes).first(core::chain::kHeaderSize + 2))) ==
+        "block body: number of transactions: truncated input: u32 needs 4 bytes at offset 188, only 2 left");
+
+  // A long first memo leaves room for the count, so a cut inside the second
+  // transaction is a short read of its field.
+  b.transactions[0].memo = core::codec::Bytes(100, 1);
+  b.transactions.push_back(tx(7, 1, 99));
+  bytes = core::chain::encode(b);
+  const std::size_t second = core::chain::kHeaderSize + 4 + 53 + 100;
+  CHECK_THAT(error_of(core::chain::decode_block(std::span(bytes).first(second + 1 + 32 + 8 + 4))),
+             Contains("block body: transaction height: truncated input: u64 needs 8 bytes"));
+
+  b.transactions[1].memo = core::codec::Bytes(core::chain::kMaxMemo + 1, 1);
+  CHECK_THAT(error_of(core::chain::decode_block(core::chain::encode(b))),
+             Contains("block body: transaction memo: length 257 at offset " + std::to_string(second + 1 + 32 + 8 + 8) +
+                      " exceeds the limit of 256"));
+}
+
 TEST_CASE("transactions_root of 0, 1, 2 and 3 transactions follows the Merkle rule", "[unit][chain][block]") {
   using core::chain::transaction_hash;
   using core::chain::transactions_root;

@@ -538,6 +538,46 @@ TEST_CASE("decode_genesis bounds every length and count", "[unit][chain][genesis
   }
 }
 
+TEST_CASE("decode_genesis names the field it could not read", "[unit][chain][genesis]") {
+  using core::codec::Writer;
+  auto header = [](Writer& w, std::string_view network) { w.u32(1).str(network).i64(1'767'225'600'000).i64(1000); };
+  {
+    Writer w;
+    header(w, std::string(65, 'n'));
+    CHECK(error_of(core::chain::decode_genesis(w.data())) ==
+          "genesis encoding: network: length 65 at offset 4 exceeds the limit of 64");
+  }
+  {
+    Writer w;
+    w.u32(1).str("net").i64(1'767'225'600'000);
+    CHECK_THAT(error_of(core::chain::decode_genesis(w.data())),
+               Contains("genesis encoding: block_time: truncated input: u64 needs 8 bytes"));
+  }
+  {
+    Writer w;
+    header(w, "net");
+    w.u32(1025);
+    CHECK_THAT(error_of(core::chain::decode_genesis(w.data())),
+               Contains("genesis encoding: number of masternodes: count 1025 at offset"));
+  }
+  {
+    Writer w;
+    header(w, "net");
+    w.u32(1).str("mn1").fixed(test::key(1).public_key()).str(std::string(256, 'a'));
+    w.u32(0);
+    CHECK_THAT(error_of(core::chain::decode_genesis(w.data())),
+               Contains("genesis encoding: masternode address: length 256 at offset"));
+  }
+  {
+    Writer w;
+    header(w, "net");
+    w.u32(1).str("mn1").fixed(test::key(1).public_key()).str("");
+    w.u32(1).fixed(test::key(2).public_key()).u32(0);
+    CHECK_THAT(error_of(core::chain::decode_genesis(w.data())),
+               Contains("genesis encoding: number of allocations: count 1 at offset"));
+  }
+}
+
 TEST_CASE("decode_genesis validates what it decoded", "[unit][chain][genesis]") {
   auto spec = test::make_spec(test::keys(2));
   spec.masternodes[1].name = spec.masternodes[0].name;
