@@ -3,9 +3,13 @@
 #include <bit>
 #include <cmath>
 
+#include "libcore/codec/field_reader.hpp"
+
 namespace core::p2p {
 
 namespace {
+
+constexpr std::size_t kI64Size = 8;  // the encoded size of an i64
 
 void optional_i64(codec::Writer& w, const std::optional<std::int64_t>& v) {
   w.u8(v ? 1 : 0);
@@ -29,30 +33,24 @@ util::Result<bool> read_bool(codec::Reader& r) {
   return *v == 1;
 }
 
-// The error of a field, named: "address record: last_error: truncated ...".
-tl::unexpected<util::Error> field_error(const char* field, util::Error e) {
-  std::string prefix(field);
-  prefix += ": ";
-  e.context(prefix);
-  return tl::unexpected(std::move(e));
+// An enum stored as one byte, with the values 0 to Last.
+template <typename E, E Last>
+util::Result<E> read_enum(codec::Reader& r) {
+  auto v = r.u8();
+  if (!v) return tl::unexpected(v.error());
+  if (*v > static_cast<std::uint8_t>(Last)) return util::fail("unknown value");
+  return static_cast<E>(*v);
 }
 
-// Unwraps a Result into `out` or returns its error, naming the field.
-#define TRY_FIELD(out, expr, field)                                    \
-  do {                                                                 \
-    auto tried_ = (expr);                                              \
-    if (!tried_) return field_error(field, std::move(tried_.error())); \
-    out = std::move(*tried_);                                          \
-  } while (0)
-
-// The leading format version byte of a record.
-util::Result<void> read_version(codec::Reader& r, const char* record) {
-  auto version = r.u8();
-  if (!version) return field_error(record, std::move(version.error()));
-  if (*version != kPeerRecordVersion)
-    return util::fail(std::string(record) + " version " + std::to_string(*version) + ", this build reads " +
+// The leading format version byte of a record: "address record: version 2,
+// this build reads 1".
+void read_version(codec::FieldReader& in) {
+  std::uint8_t version = 0;
+  in.u8("version", version).check([&]() -> util::Result<void> {
+    if (version == kPeerRecordVersion) return {};
+    return util::fail("version " + std::to_string(version) + ", this build reads " +
                       std::to_string(kPeerRecordVersion));
-  return {};
+  });
 }
 
 }  // namespace
@@ -97,58 +95,39 @@ codec::Bytes encode(const AddressRecord& r) {
 }
 
 util::Result<AddressRecord> decode_address_record(std::span<const std::uint8_t> bytes) {
-  codec::Reader r(bytes);
+  codec::FieldReader in(bytes, "address record");
   AddressRecord a;
-  if (auto ok = read_version(r, "address record"); !ok) return tl::unexpected(ok.error());
-  TRY_FIELD(a.address, r.str(kMaxRecordAddress), "address");
+  read_version(in);
+  in.str("address", a.address, kMaxRecordAddress);
   bool has_id = false;
-  TRY_FIELD(has_id, read_bool(r), "node_id flag");
-  if (has_id) {
-    crypto::PublicKey id;
-    TRY_FIELD(id, r.fixed<32>(), "node_id");
-    a.node_id = id;
-  }
-  TRY_FIELD(a.source, r.str(kMaxRecordSource), "source");
-  TRY_FIELD(a.self, read_bool(r), "self");
-  TRY_FIELD(a.wrong_network, read_bool(r), "wrong_network");
-  TRY_FIELD(a.total_attempts, r.u64(), "total_attempts");
-  TRY_FIELD(a.total_failures, r.u64(), "total_failures");
-  TRY_FIELD(a.last_attempt_ms, read_optional_i64(r), "last_attempt");
-  TRY_FIELD(a.last_success_ms, read_optional_i64(r), "last_success");
-  TRY_FIELD(a.last_error, r.str(kMaxRecordError), "last_error");
+  in.read("node_id flag", has_id, read_bool);
+  if (has_id) in.fixed("node_id", a.node_id.emplace());
+  in.str("source", a.source, kMaxRecordSource);
+  in.read("self", a.self, read_bool).read("wrong_network", a.wrong_network, read_bool);
+  in.u64("total_attempts", a.total_attempts).u64("total_failures", a.total_failures);
+  in.read("last_attempt", a.last_attempt_ms, read_optional_i64);
+  in.read("last_success", a.last_success_ms, read_optional_i64);
+  in.str("last_error", a.last_error, kMaxRecordError);
   std::uint64_t score_bits = 0;
-  TRY_FIELD(score_bits, r.u64(), "score");
+  in.u64("score", score_bits);
   a.score = std::bit_cast<double>(score_bits);
-  if (!std::isfinite(a.score) || a.score < kMinScore || a.score > kMaxScore) return util::fail("score: out of range");
-  TRY_FIELD(a.score_as_of_ms, r.i64(), "score_as_of");
-  std::uint8_t peer_class = 0;
-  TRY_FIELD(peer_class, r.u8(), "class");
-  if (peer_class > static_cast<std::uint8_t>(PeerClass::Discovered)) return util::fail("class: unknown value");
-  a.dial.peer_class = static_cast<PeerClass>(peer_class);
-  TRY_FIELD(a.dial.attempts, r.u32(), "attempts");
-  TRY_FIELD(a.dial.consecutive_failures, r.u32(), "consecutive_failures");
-  TRY_FIELD(a.dial.backoff_failures, r.u32(), "backoff_failures");
-  TRY_FIELD(a.dial.parked, read_bool(r), "parked");
-  TRY_FIELD(a.dial.not_before_ms, read_optional_i64(r), "not_before");
-  TRY_FIELD(a.dial.last_attempt_ms, read_optional_i64(r), "dial last_attempt");
-  std::uint8_t breaker = 0;
-  TRY_FIELD(breaker, r.u8(), "breaker");
-  if (breaker > static_cast<std::uint8_t>(BreakerState::HalfOpen)) return util::fail("breaker: unknown value");
-  a.dial.breaker = static_cast<BreakerState>(breaker);
-  TRY_FIELD(a.dial.opened_at_ms, r.i64(), "opened_at");
+  in.require(std::isfinite(a.score) && a.score >= kMinScore && a.score <= kMaxScore, "score", "out of range");
+  in.i64("score_as_of", a.score_as_of_ms);
+  in.read("class", a.dial.peer_class, read_enum<PeerClass, PeerClass::Discovered>);
+  in.u32("attempts", a.dial.attempts).u32("consecutive_failures", a.dial.consecutive_failures);
+  in.u32("backoff_failures", a.dial.backoff_failures).read("parked", a.dial.parked, read_bool);
+  in.read("not_before", a.dial.not_before_ms, read_optional_i64);
+  in.read("dial last_attempt", a.dial.last_attempt_ms, read_optional_i64);
+  in.read("breaker", a.dial.breaker, read_enum<BreakerState, BreakerState::HalfOpen>);
+  in.i64("opened_at", a.dial.opened_at_ms);
   std::int64_t cooldown = 0;
-  TRY_FIELD(cooldown, r.i64(), "cooldown");
-  if (cooldown < 0) return util::fail("cooldown: negative");
+  in.i64("cooldown", cooldown).require(cooldown >= 0, "cooldown", "negative");
   a.dial.cooldown = Millis(cooldown);
   std::uint32_t n = 0;
-  TRY_FIELD(n, r.count(kMaxRecordRecentAttempts, 8), "recent_attempts");
-  for (std::uint32_t i = 0; i < n; ++i) {
-    std::int64_t t = 0;
-    TRY_FIELD(t, r.i64(), "recent_attempts");
-    a.recent_attempts_ms.push_back(t);
-  }
-  if (auto ok = r.finish(); !ok) return util::fail("address record: " + ok.error().message);
-  return a;
+  in.count("recent_attempts", n, kMaxRecordRecentAttempts, kI64Size);
+  a.recent_attempts_ms.resize(n);
+  for (auto& t : a.recent_attempts_ms) in.i64("recent_attempts", t);
+  return in.finish(std::move(a));
 }
 
 codec::Bytes encode(const BanRecord& b) {
@@ -162,17 +141,12 @@ codec::Bytes encode(const BanRecord& b) {
 }
 
 util::Result<BanRecord> decode_ban_record(std::span<const std::uint8_t> bytes) {
-  codec::Reader r(bytes);
+  codec::FieldReader in(bytes, "ban record");
   BanRecord b;
-  if (auto ok = read_version(r, "ban record"); !ok) return tl::unexpected(ok.error());
-  TRY_FIELD(b.node_id, r.fixed<32>(), "node_id");
-  TRY_FIELD(b.since_ms, r.i64(), "since");
-  TRY_FIELD(b.until_ms, r.i64(), "until");
-  TRY_FIELD(b.reason, r.str(kMaxRecordReason), "reason");
-  if (auto ok = r.finish(); !ok) return util::fail("ban record: " + ok.error().message);
-  return b;
+  read_version(in);
+  in.fixed("node_id", b.node_id).i64("since", b.since_ms).i64("until", b.until_ms);
+  in.str("reason", b.reason, kMaxRecordReason);
+  return in.finish(std::move(b));
 }
-
-#undef TRY_FIELD
 
 }  // namespace core::p2p

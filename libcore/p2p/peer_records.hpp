@@ -4,7 +4,10 @@
 // (key: the address, "host:port") and one BanRecord per banned node in
 // `bans` (key: the 32-byte node id). tnode writes them; tchain peers/bans
 // read them. Canonical codec encodings, each starting with a format version
-// byte; the decoders are strict (bounded lengths, no trailing bytes).
+// byte; the decoders are strict (bounded lengths, no trailing bytes) and
+// their errors name the record and the field (codec::FieldReader):
+// "address record: last_error: truncated input: ...",
+// "ban record: version 2, this build reads 1".
 
 #include <cstdint>
 #include <optional>

@@ -111,6 +111,39 @@ TEST_CASE("damaged records are refused with the field named", "[unit][p2p][recor
   }
 }
 
+TEST_CASE("record errors read \"<record>: <field>: <reason>\"", "[unit][p2p][records]") {
+  const auto bytes = core::p2p::encode(sample_record());
+  auto error_of = [](const auto& r) {
+    REQUIRE_FALSE(r.has_value());
+    return r.error().message;
+  };
+  CHECK(error_of(core::p2p::decode_address_record(std::span(bytes.data(), 0))) ==
+        "address record: version: truncated input: u8 needs 1 bytes at offset 0, only 0 left");
+  auto other = bytes;
+  other[0] = 2;
+  CHECK(error_of(core::p2p::decode_address_record(other)) == "address record: version 2, this build reads 1");
+  // version, then the address "127.0.0.1:24102" (4 + 15 bytes), then the node_id flag.
+  auto flag = bytes;
+  flag[1 + 4 + 15] = 2;
+  CHECK(error_of(core::p2p::decode_address_record(flag)) == "address record: node_id flag: bad boolean 2");
+  auto longer = bytes;
+  longer.push_back(0);
+  CHECK(error_of(core::p2p::decode_address_record(longer)) ==
+        "address record: 1 unexpected trailing bytes at offset " + std::to_string(bytes.size()));
+  auto r = sample_record();
+  r.score = std::numeric_limits<double>::quiet_NaN();
+  CHECK(error_of(core::p2p::decode_address_record(core::p2p::encode(r))) == "address record: score: out of range");
+
+  BanRecord b{core::crypto::blake2b256(std::string_view("bad")), 10, 20, "why"};
+  auto ban = core::p2p::encode(b);
+  ban.pop_back();
+  CHECK(error_of(core::p2p::decode_ban_record(ban)) ==
+        "ban record: reason: truncated input: byte string needs 3 bytes at offset 53, only 2 left");
+  ban = core::p2p::encode(b);
+  ban[0] = 0;
+  CHECK(error_of(core::p2p::decode_ban_record(ban)) == "ban record: version 0, this build reads 1");
+}
+
 TEST_CASE("an address state saved by one process means the same in the next", "[unit][p2p][records]") {
   ReconnectSettings s;
   s.base_delay = Millis(1000);
