@@ -109,38 +109,37 @@ util::Result<crypto::PublicKey> node_id_field(const json& body) {
   return *id;
 }
 
-}  // namespace
+using Context = std::shared_ptr<ApiContext>;
 
-http::Router make_api(ApiContext ctx) {
-  http::Router r;
-  auto shared = std::make_shared<ApiContext>(ctx);
+http::Response health(const Context& c) {
+  const auto n = c->network.counts();
+  const auto tip = c->store.tip();
+  const auto sync = c->sync.status();
+  const bool syncing = sync.syncing;
+  auto v = health_verdict(c->network.connectivity(), syncing);
+  json body = {
+      {"status", v.status},
+      {"height", tip.height},
+      {"tip", tip.hash.hex()},
+      {"genesis", c->store.genesis_hash().hex()},
+      {"node_id", c->node_id},
+      {"role", c->role},
+      {"peers", {{"inbound", n.inbound}, {"outbound", n.outbound}, {"masternodes", n.masternodes}}},
+      {"syncing", syncing},
+      {"sync",
+       {{"target_height", sync.target_height},
+        {"pending_headers", sync.pending_headers},
+        {"blocks_in_flight", sync.blocks_in_flight},
+        {"stalls", sync.stalls}}},
+      {"uptime_s",
+       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - c->started_at).count()}};
+  if (!v.reason.empty()) body["reason"] = v.reason;
+  return http::json_response(v.status == "degraded" ? 503 : 200, body);
+}
 
-  r.add("GET", "/health", [c = shared](const http::Request&) {
-    const auto n = c->network.counts();
-    const auto tip = c->store.tip();
-    const auto sync = c->sync.status();
-    const bool syncing = sync.syncing;
-    auto v = health_verdict(c->network.connectivity(), syncing);
-    json body = {
-        {"status", v.status},
-        {"height", tip.height},
-        {"tip", tip.hash.hex()},
-        {"genesis", c->store.genesis_hash().hex()},
-        {"node_id", c->node_id},
-        {"role", c->role},
-        {"peers", {{"inbound", n.inbound}, {"outbound", n.outbound}, {"masternodes", n.masternodes}}},
-        {"syncing", syncing},
-        {"sync",
-         {{"target_height", sync.target_height},
-          {"pending_headers", sync.pending_headers},
-          {"blocks_in_flight", sync.blocks_in_flight},
-          {"stalls", sync.stalls}}},
-        {"uptime_s",
-         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - c->started_at).count()}};
-    if (!v.reason.empty()) body["reason"] = v.reason;
-    return http::json_response(v.status == "degraded" ? 503 : 200, body);
-  });
-
+// /health, /metrics, /peers, /addrbook, /bans.
+void add_status_routes(http::Router& r, const Context& shared) {
+  r.add("GET", "/health", [c = shared](const http::Request&) { return health(c); });
   r.add("GET", "/metrics", [c = shared](const http::Request&) {
     c->metrics.uptime_seconds.set(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - c->started_at).count());
@@ -156,7 +155,19 @@ http::Router make_api(ApiContext ctx) {
         [c = shared](const http::Request&) { return http::json_response(200, peers_json(c->network, c->sync)); });
   r.add("GET", "/addrbook",
         [c = shared](const http::Request&) { return http::json_response(200, addrbook_json(c->network)); });
+  r.add("GET", "/bans", [c = shared](const http::Request&) {
+    auto rows = json::array();
+    for (const auto& b : c->network.bans())
+      rows.push_back({{"node_id", b.node_id},
+                      {"since", util::format_rfc3339(b.since_ms)},
+                      {"until", util::format_rfc3339(b.until_ms)},
+                      {"reason", b.reason}});
+    return http::json_response(200, {{"count", rows.size()}, {"bans", rows}});
+  });
+}
 
+// /chain/tip, /chain/block/{height|hash}.
+void add_chain_routes(http::Router& r, const Context& shared) {
   r.add("GET", "/chain/tip", [c = shared](const http::Request&) {
     auto tip = c->store.tip();
     auto header = c->store.header(tip.hash);
@@ -175,8 +186,10 @@ http::Router make_api(ApiContext ctx) {
     if (!block) return http::error_response(404, "block " + hash->hex() + " is not in the store");
     return http::json_response(200, store::block_json(c->store, *block));
   });
+}
 
-  // ---- admin: loopback + token (http::require_admin)
+// POST /admin/*: loopback + token (http::require_admin), a JSON body.
+void add_admin_routes(http::Router& r, const Context& shared) {
   auto admin = [c = shared, &r](const char* path, std::function<http::Response(const json&)> fn) {
     r.add("POST", path, [c, fn = std::move(fn)](const http::Request& req) {
       return http::require_admin(req, c->admin_token, [&](const http::Request&) {
@@ -232,16 +245,16 @@ http::Router make_api(ApiContext ctx) {
     if (!c->network.unban(*id)) return http::error_response(404, id->hex() + " is not banned");
     return http::json_response(200, {{"unbanned", id->hex()}});
   });
+}
 
-  r.add("GET", "/bans", [c = shared](const http::Request&) {
-    auto rows = json::array();
-    for (const auto& b : c->network.bans())
-      rows.push_back({{"node_id", b.node_id},
-                      {"since", util::format_rfc3339(b.since_ms)},
-                      {"until", util::format_rfc3339(b.until_ms)},
-                      {"reason", b.reason}});
-    return http::json_response(200, {{"count", rows.size()}, {"bans", rows}});
-  });
+}  // namespace
+
+http::Router make_api(ApiContext context) {
+  http::Router r;
+  auto shared = std::make_shared<ApiContext>(std::move(context));
+  add_status_routes(r, shared);
+  add_chain_routes(r, shared);
+  add_admin_routes(r, shared);
   return r;
 }
 

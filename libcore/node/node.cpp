@@ -135,56 +135,100 @@ util::Result<crypto::KeyPair> load_or_create_key(const std::filesystem::path& pa
   return key;
 }
 
-}  // namespace
+// What the node runs as: its genesis, its key, and the role it may take.
+struct Identity {
+  chain::GenesisSpec genesis;
+  crypto::KeyPair key;
+  p2p::Role role = p2p::Role::Regular;
+};
 
-util::Result<void> run_node(const NodeOptions& options) {
-  const auto& c = options.config;
-  if (auto ok = configure_logging(c.log_level, c.log_format, options.log_file); !ok) return ok;
-  crypto::init();
-
+util::Result<Identity> load_identity(const config::NodeConfig& c) {
   auto genesis = load_genesis(c);
   if (!genesis) return tl::unexpected(genesis.error());
-  const auto genesis_hash = chain::genesis_hash(*genesis);
-
   std::error_code ec;
   std::filesystem::create_directories(c.data_path(), ec);
   if (ec) return util::fail("node.data_dir " + c.data_path().string() + ": " + ec.message());
   auto key = load_or_create_key(c.key_path());
   if (!key) return tl::unexpected(key.error());
-
-  bool genesis_masternode = false;
-  for (const auto& mn : genesis->masternodes) genesis_masternode |= mn.pubkey == key->public_key();
+  const bool genesis_masternode = std::any_of(genesis->masternodes.begin(), genesis->masternodes.end(),
+                                              [&key](const auto& mn) { return mn.pubkey == key->public_key(); });
   if (c.role == config::Role::Masternode && !genesis_masternode)
     return util::fail("node.role is masternode, but this node's key (" + key->public_key().hex() + ", " +
                       c.key_path().string() +
                       ") is not a masternode in the genesis; run as role = \"regular\" or "
                       "use a masternode's key");
-  const auto role = c.role == config::Role::Masternode ? p2p::Role::Masternode : p2p::Role::Regular;
+  return Identity{std::move(*genesis), *key,
+                  c.role == config::Role::Masternode ? p2p::Role::Masternode : p2p::Role::Regular};
+}
 
+// Refuses to start when the open-file limit cannot hold every connection
+// the configuration allows (DESIGN.md 6).
+util::Result<void> check_open_files(const config::NodeConfig& c, const chain::GenesisSpec& genesis) {
   util::FdBudget budget;
   budget.max_inbound = c.max_inbound;
   budget.max_outbound = c.max_outbound;
-  budget.masternodes = genesis->masternodes.size();
+  budget.masternodes = genesis.masternodes.size();
   budget.max_handshakes = config::defaults::kMaxHandshakes;
   budget.http_connections = http::kDefaultMaxConnections;
-  if (auto ok = util::ensure_fd_capacity(budget); !ok) return ok;
+  return util::ensure_fd_capacity(budget);
+}
 
-  store::OpenOptions open;
-  open.path = c.chain_path();
-  open.genesis = *genesis;
-  auto store = store::ChainStore::open(open);
-  if (!store) return tl::unexpected(store.error());
+// SIGHUP reopens the log; the first SIGINT/SIGTERM calls `stop` (a
+// graceful shutdown), a second one stops the event loop at once.
+class SignalHandler {
+ public:
+  SignalHandler(asio::io_context& io, const NodeOptions& options, std::function<void()> stop)
+      : io_(io), options_(options), stop_(std::move(stop)), signals_(io, SIGINT, SIGTERM, SIGHUP) {
+    arm();
+  }
+  void cancel() { signals_.cancel(); }
 
-  // The composition root: store (above), metrics, network, sync, the
-  // message router between them, block production; the API sees them all.
+ private:
+  void arm() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+      if (!ec) on_signal(signo);
+    });
+  }
+  void on_signal(int signo) {
+    const auto& c = options_.config;
+    if (signo == SIGHUP) {
+      if (auto ok = configure_logging(c.log_level, c.log_format, options_.log_file); !ok)
+        spdlog::error("SIGHUP: cannot reopen the log: {}", ok.error().message);
+      else
+        spdlog::info("SIGHUP: log reopened");
+    } else if (stopping_) {
+      spdlog::warn("second stop signal: exiting at once");
+      io_.stop();
+      return;
+    } else {
+      stopping_ = true;
+      spdlog::info("{}: shutting down (saying goodbye to peers)", signo == SIGINT ? "SIGINT" : "SIGTERM");
+      stop_();
+    }
+    arm();
+  }
+
+  asio::io_context& io_;
+  const NodeOptions& options_;
+  std::function<void()> stop_;
+  asio::signal_set signals_;
+  bool stopping_ = false;
+};
+
+// The composition root: metrics, network, sync, the message router between
+// them, block production (for a masternode), then the HTTP API over all of
+// them; runs until a stop signal has drained the network.
+util::Result<void> serve(const NodeOptions& options, const Identity& id, store::ChainStore& store) {
+  const auto& c = options.config;
   asio::io_context io(1);
   metrics::NodeMetrics metrics(options.version);
-  metrics.chain_height.set(static_cast<double>((*store)->tip().height));
-  Network network(io, network_settings_from(c, role, "tnode/" + options.version), *key, *genesis, **store, metrics);
-  ChainSync sync(**store, metrics, sync_settings_from(c), make_sync_hooks(network.peer_actions(), metrics));
-  std::set<crypto::PublicKey> masternode_ids;
-  for (const auto& mn : genesis->masternodes) masternode_ids.insert(mn.pubkey);
-  MessageRouter router(network.peer_actions(), sync, network.address_book(), *genesis, masternode_ids);
+  metrics.chain_height.set(static_cast<double>(store.tip().height));
+  Network network(io, network_settings_from(c, id.role, "tnode/" + options.version), id.key, id.genesis, store,
+                  metrics);
+  ChainSync sync(store, metrics, sync_settings_from(c), make_sync_hooks(network.peer_actions(), metrics));
+  std::set<crypto::PublicKey> masternodes;
+  for (const auto& mn : id.genesis.masternodes) masternodes.insert(mn.pubkey);
+  MessageRouter router(network.peer_actions(), sync, network.address_book(), id.genesis, masternodes);
   network.set_handler(router);
   auto p2p_port = network.start();
   if (!p2p_port) return tl::unexpected(p2p_port.error());
@@ -192,73 +236,64 @@ util::Result<void> run_node(const NodeOptions& options) {
       io, kSyncTick, [&sync] { sync.tick(std::chrono::steady_clock::now()); }, "chain sync");
   sync_tick.start();
   std::optional<BlockProducer> producer;
-  if (role == p2p::Role::Masternode) {
-    const bool others = std::any_of(masternode_ids.begin(), masternode_ids.end(),
-                                    [&key](const crypto::PublicKey& id) { return id != key->public_key(); });
+  if (id.role == p2p::Role::Masternode) {
+    const bool others = masternodes.size() > 1;  // its own key is one of them
     producer.emplace(
-        io, **store, sync, *key, [&network] { return network.peer_count(); }, others);
+        io, store, sync, id.key, [&network] { return network.peer_count(); }, others);
     producer->start();
   }
-  auto stop_chain = [&] {
-    sync_tick.stop();
-    if (producer) producer->stop();
-  };
-
   ApiContext api{network,
                  sync,
-                 **store,
+                 store,
                  metrics,
-                 key->public_key().hex(),
-                 p2p::to_string(role).data(),
+                 id.key.public_key().hex(),
+                 p2p::to_string(id.role).data(),
                  c.admin_token,
                  c.ban_duration,
                  std::chrono::steady_clock::now()};
   http::Server http_server(io, c.http_listen, make_api(std::move(api)));
-  auto http_port = http_server.start();
-  if (!http_port) {
-    stop_chain();
-    network.shutdown([] {});
-    return util::fail("http.listen " + http_port.error().message);
-  }
-
-  const auto tip = (*store)->tip();
-  spdlog::info("tnode {} started: node {} ({}), network {} genesis {}, height {}, p2p {}:{}, http {}:{}",
-               options.version, key->public_key().hex(), p2p::to_string(role), genesis->network,
-               genesis_hash.short_hex(), tip.height, c.listen.host, *p2p_port, c.http_listen.host, *http_port);
-
-  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
-  std::function<void(const boost::system::error_code&, int)> on_signal;
-  bool stopping = false;
-  on_signal = [&](const boost::system::error_code& sec, int signo) {
-    if (sec) return;
-    if (signo == SIGHUP) {
-      if (auto ok = configure_logging(c.log_level, c.log_format, options.log_file); !ok)
-        spdlog::error("SIGHUP: cannot reopen the log: {}", ok.error().message);
-      else
-        spdlog::info("SIGHUP: log reopened");
-      signals.async_wait(on_signal);
-      return;
-    }
-    if (stopping) {
-      spdlog::warn("second stop signal: exiting at once");
-      io.stop();
-      return;
-    }
-    stopping = true;
-    spdlog::info("{}: shutting down (saying goodbye to peers)", signo == SIGINT ? "SIGINT" : "SIGTERM");
-    stop_chain();
+  std::unique_ptr<SignalHandler> signals;
+  auto stop = [&] {
+    sync_tick.stop();
+    if (producer) producer->stop();
     network.shutdown([&] {
       http_server.stop();
-      signals.cancel();
+      if (signals) signals->cancel();
       io.stop();
     });
-    signals.async_wait(on_signal);
   };
-  signals.async_wait(on_signal);
+  auto http_port = http_server.start();
+  if (!http_port) {
+    stop();
+    return util::fail("http.listen " + http_port.error().message);
+  }
+  spdlog::info("tnode {} started: node {} ({}), network {} genesis {}, height {}, p2p {}:{}, http {}:{}",
+               options.version, id.key.public_key().hex(), p2p::to_string(id.role), id.genesis.network,
+               chain::genesis_hash(id.genesis).short_hex(), store.tip().height, c.listen.host, *p2p_port,
+               c.http_listen.host, *http_port);
+  signals = std::make_unique<SignalHandler>(io, options, stop);
   io.run();
-  store->reset();  // closes RocksDB: the WAL is flushed
-  spdlog::info("tnode stopped");
   return {};
+}
+
+}  // namespace
+
+util::Result<void> run_node(const NodeOptions& options) {
+  const auto& c = options.config;
+  if (auto ok = configure_logging(c.log_level, c.log_format, options.log_file); !ok) return ok;
+  crypto::init();
+  auto id = load_identity(c);
+  if (!id) return tl::unexpected(id.error());
+  if (auto ok = check_open_files(c, id->genesis); !ok) return ok;
+  store::OpenOptions open;
+  open.path = c.chain_path();
+  open.genesis = id->genesis;
+  auto store = store::ChainStore::open(open);
+  if (!store) return tl::unexpected(store.error());
+  auto ran = serve(options, *id, **store);
+  store->reset();  // closes RocksDB: the WAL is flushed
+  if (ran) spdlog::info("tnode stopped");
+  return ran;
 }
 
 }  // namespace core::node
