@@ -5,7 +5,6 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -23,6 +22,7 @@
 #include "libcore/node/network.hpp"
 #include "libcore/node/periodic.hpp"
 #include "libcore/node/settings_from_config.hpp"
+#include "libcore/node/spawn.hpp"
 #include "libcore/node/sync.hpp"
 #include "libcore/node/wire.hpp"
 #include "libcore/store/chain_store.hpp"
@@ -89,7 +89,12 @@ util::Result<chain::GenesisSpec> fetch_genesis_from_peers(const config::NodeConf
     }
   };
   spdlog::info("fetching genesis {} from {} peer(s)", pinned.short_hex(), peers.size());
-  asio::co_spawn(io, fetch(), asio::detached);
+  asio::co_spawn(io, fetch(), [&](const std::exception_ptr& e) {
+    if (!e || outcome) return;
+    log_spawn_failure(e, "genesis fetch");
+    outcome = util::fail("the genesis fetch failed unexpectedly (see the log)");
+    io.stop();
+  });
   io.run();
   if (!outcome) return util::fail("genesis fetch ended without a result");
   return std::move(*outcome);
