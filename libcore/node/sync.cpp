@@ -16,16 +16,6 @@
 
 namespace core::node {
 
-namespace {
-
-using chain::TipRef;
-using crypto::Hash32;
-using crypto::PublicKey;
-using Clock = SyncClock;
-using std::chrono::milliseconds;
-
-}  // namespace
-
 chain::ValidationContext ChainSync::Impl::context() const {
   return chain::ValidationContext{store.schedule(), util::now_ms(), s.max_clock_drift_ms};
 }

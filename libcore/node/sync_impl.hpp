@@ -22,6 +22,13 @@
 
 namespace core::node {
 
+// The names sync.cpp and sync_requests.cpp use (this header is theirs only).
+using chain::TipRef;
+using crypto::Hash32;
+using crypto::PublicKey;
+using Clock = SyncClock;
+using std::chrono::milliseconds;
+
 // Peers that stalled, remembered across reconnects: at most this many.
 inline constexpr std::size_t kMaxDistrusted = 4096;
 // Block hashes refused (their branch needs too deep a reorganisation): at most this many.

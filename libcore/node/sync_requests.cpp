@@ -11,16 +11,6 @@
 
 namespace core::node {
 
-namespace {
-
-using chain::TipRef;
-using crypto::Hash32;
-using crypto::PublicKey;
-using Clock = SyncClock;
-using std::chrono::milliseconds;
-
-}  // namespace
-
 // A timely answer: the peer's timeout shrinks back towards stall_timeout.
 void ChainSync::Impl::answered(const PublicKey& id, PeerSync& p, Clock::time_point now) {
   p.timeout = std::max(s.stall_timeout, p.timeout / 2);

@@ -69,12 +69,7 @@ struct Fixture {
   std::unique_ptr<MessageRouter> router;
 
   Fixture() {
-    core::store::OpenOptions o;
-    o.path = dir / "chain";
-    o.genesis = spec;
-    auto s = core::store::ChainStore::open(o);
-    REQUIRE(s.has_value());
-    store = std::move(*s);
+    store = test::open_store(dir / "chain", spec);
     sync = std::make_unique<core::node::ChainSync>(*store, metrics, core::node::SyncSettings{},
                                                    core::node::make_sync_hooks(peers, metrics));
     std::set<PublicKey> masternodes;

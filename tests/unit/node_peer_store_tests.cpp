@@ -21,14 +21,7 @@ struct StoreFixture {
   core::chain::GenesisSpec spec = test::make_spec(keys);
   std::unique_ptr<core::store::ChainStore> store;
 
-  StoreFixture() {
-    core::store::OpenOptions o;
-    o.path = dir / "chain";
-    o.genesis = spec;
-    auto s = core::store::ChainStore::open(o);
-    REQUIRE(s.has_value());
-    store = std::move(*s);
-  }
+  StoreFixture() { store = test::open_store(dir / "chain", spec); }
 };
 
 AddressRecord address_record(const std::string& address) {

@@ -20,6 +20,7 @@
 #include "libcore/chain/block.hpp"
 #include "libcore/chain/genesis.hpp"
 #include "libcore/crypto/keys.hpp"
+#include "libcore/store/chain_store.hpp"
 #include "libcore/util/error.hpp"
 #include "tools/forge.hpp"
 
@@ -147,6 +148,17 @@ inline std::vector<core::chain::Block> forge_blocks(const core::chain::GenesisSp
   REQUIRE(blocks.has_value());
   REQUIRE(blocks->size() == count);
   return *blocks;
+}
+
+// A chain store for `spec` created at `path` (REQUIREs that it opens).
+inline std::unique_ptr<core::store::ChainStore> open_store(const fs::path& path, const core::chain::GenesisSpec& spec) {
+  core::store::OpenOptions o;
+  o.path = path;
+  o.genesis = spec;
+  auto s = core::store::ChainStore::open(o);
+  INFO((s ? std::string() : s.error().message));
+  REQUIRE(s.has_value());
+  return std::move(*s);
 }
 
 }  // namespace test
