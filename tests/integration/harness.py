@@ -62,6 +62,7 @@ BINARIES = {
     "http_echo_server": "tests/tools/http_echo_server",
     "wire_responder": "tests/tools/wire_responder",
     "fake_peer": "tests/tools/fake_peer",
+    "hostile_peer": "tests/tools/hostile_peer",
 }
 
 
