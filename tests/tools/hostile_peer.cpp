@@ -19,7 +19,8 @@
 //   --listen-port P     the listen port put in Hello (default 0: none)
 //   --seconds S         stop after S seconds (default 0: when every connection
 //                       has ended; SIGTERM/SIGINT stop it at any time, a second
-//                       signal exits at once)
+//                       signal exits at once). Stopping closes every open
+//                       connection at once, without a Reject.
 //   --json              events go to stderr; stdout holds one JSON document,
 //                       the summary
 // Modes (each a function below, registered in kModes):
@@ -45,7 +46,11 @@
 //               every check before the clock's passes; --headers sends them
 //               as one unsolicited Headers message (a chain) instead.
 //   ping-flood  handshake with a small receive buffer (SO_RCVBUF), then Pings
-//               as fast as the node takes them, never reading.
+//               as fast as the node takes them, never reading. "sent <n>
+//               pings" counts what was written into our socket (the last
+//               few MB may still sit in our kernel's send buffer). Once a
+//               write fails, the node's Reject is looked for behind the
+//               Pongs left in our receive buffer.
 //   half-frame  before any handshake, a frame header with the right magic
 //               announcing --frame-bytes B (default 4 MiB), half of that
 //               payload, then silence until the node closes or --seconds.
