@@ -22,6 +22,8 @@ const char* to_string(BlockFault f) {
       return "timestamp_outside_slot";
     case BlockFault::FromTheFuture:
       return "from_the_future";
+    case BlockFault::FarFuture:
+      return "far_future";
     case BlockFault::BadSignature:
       return "bad_signature";
     case BlockFault::BadTxRoot:
@@ -62,9 +64,10 @@ BlockCheck check_header(const BlockHeader& h, const BlockHeader& parent, const V
                   "timestamp " + util::format_rfc3339(h.timestamp_ms) + " outside slot " + std::to_string(h.slot) +
                       " [" + util::format_rfc3339(start) + ", " + util::format_rfc3339(end) + ")");
   if (h.timestamp_ms > ctx.now_ms + ctx.max_clock_drift_ms)
-    return reject(BlockFault::FromTheFuture, "timestamp " + util::format_rfc3339(h.timestamp_ms) + " is " +
-                                                 std::to_string(h.timestamp_ms - ctx.now_ms) +
-                                                 " ms ahead of local time");
+    return reject(h.timestamp_ms > ctx.now_ms + ctx.max_clock_drift_ms + kFarFutureMs ? BlockFault::FarFuture
+                                                                                      : BlockFault::FromTheFuture,
+                  "timestamp " + util::format_rfc3339(h.timestamp_ms) + " is " +
+                      std::to_string(h.timestamp_ms - ctx.now_ms) + " ms ahead of local time");
   if (!crypto::verify(h.producer, kHeaderSignDomain, h.signing_bytes(), h.signature))
     return reject(BlockFault::BadSignature, "producer signature does not verify");
   return {};

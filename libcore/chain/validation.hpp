@@ -17,7 +17,8 @@ enum class BlockFault {
   SlotNotAfterParent,    // slot <= parent.slot
   WrongProducer,         // producer is not the slot's scheduled masternode
   TimestampOutsideSlot,  // timestamp not in [slot start, slot end)
-  FromTheFuture,         // timestamp > now + max_clock_drift
+  FromTheFuture,         // timestamp > now + max_clock_drift (within kFarFutureMs more: maybe our clock)
+  FarFuture,             // timestamp > now + max_clock_drift + kFarFutureMs: no clock is that wrong
   BadSignature,          // producer signature does not verify
   BadTxRoot,             // transactions root does not match the body
   BadCoinbase,           // first tx must be the only coinbase, paying the producer
@@ -31,9 +32,15 @@ inline constexpr BlockFault kAllBlockFaults[] = {BlockFault::Malformed,
                                                  BlockFault::WrongProducer,
                                                  BlockFault::TimestampOutsideSlot,
                                                  BlockFault::FromTheFuture,
+                                                 BlockFault::FarFuture,
                                                  BlockFault::BadSignature,
                                                  BlockFault::BadTxRoot,
                                                  BlockFault::BadCoinbase};
+
+// How far beyond max_clock_drift a timestamp stops being a possible clock
+// error (from_the_future, a small step for its sender) and is plainly
+// invalid (far_future, misbehaviour). Checked before the signature.
+inline constexpr std::int64_t kFarFutureMs = 60'000;
 
 // Stable lower-case name, as shown in logs, metrics and tool output.
 const char* to_string(BlockFault f);

@@ -33,6 +33,12 @@ inline constexpr Millis kPingInterval = seconds(30);
 inline constexpr Millis kIdleTimeout = seconds(90);
 inline constexpr Millis kStallTimeout = seconds(2);
 inline constexpr std::uint64_t kMaxMessageSize = std::uint64_t{4} << 20;
+// Hostile peers (DESIGN.md 11).
+inline constexpr std::size_t kMaxAddressBook = 1024;               // known addresses, every class together
+inline constexpr std::size_t kMaxAddressesPerSource = 128;         // introduced by one gossiping/inbound IP
+inline constexpr std::uint32_t kMaxDialsPerSecond = 10;            // new outbound attempts, all addresses
+inline constexpr std::uint32_t kMaxGenesisRequestsPerMinute = 20;  // per remote IP
+inline constexpr std::uint32_t kMaxPingsPerSecond = 10;            // a peer's pings answered; more are ignored
 
 // ---- [reconnect]
 inline constexpr Millis kBaseDelay = seconds(5);
@@ -47,6 +53,8 @@ inline constexpr Millis kParkedRetry = hours(1);
 inline constexpr std::int32_t kBanThreshold = -50;
 inline constexpr Millis kBanDuration = hours(24);
 inline constexpr Millis kScoreHalfLife = minutes(10);
+inline constexpr std::int32_t kIpBanThreshold = -100;  // misbehaviour from one IP, every key together
+inline constexpr Millis kIpBanDuration = minutes(10);
 
 // ---- [chain]
 inline constexpr Millis kMaxClockDrift = seconds(2);

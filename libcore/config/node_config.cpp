@@ -141,7 +141,8 @@ util::Result<void> validate(const NodeConfig& c) {
                                                      {"reconnect.breaker_cooldown", c.breaker_cooldown},
                                                      {"reconnect.parked_retry", c.parked_retry},
                                                      {"peer_quality.ban_duration", c.ban_duration},
-                                                     {"peer_quality.score_half_life", c.score_half_life}};
+                                                     {"peer_quality.score_half_life", c.score_half_life},
+                                                     {"peer_quality.ip_ban_duration", c.ip_ban_duration}};
   for (const auto& [key, value] : positive)
     if (value.count() <= 0) return bad(key, "must be greater than zero");
   if (c.ping_interval >= c.idle_timeout)
@@ -154,6 +155,11 @@ util::Result<void> validate(const NodeConfig& c) {
   if (c.max_message_size > (256u << 20)) return bad("network.max_message_size", "must be at most 256MiB");
   if (c.ban_threshold < -100 || c.ban_threshold >= 0)
     return bad("peer_quality.ban_threshold", "must be in -100..-1 (scores range over -100..100)");
+  if (c.ip_ban_threshold < -100 || c.ip_ban_threshold >= 0)
+    return bad("peer_quality.ip_ban_threshold", "must be in -100..-1 (scores range over -100..100)");
+  if (c.max_addresses_per_source > c.max_address_book)
+    return bad("network.max_addresses_per_source",
+               "must not exceed network.max_address_book (" + std::to_string(c.max_address_book) + ")");
   if (!kLogLevels.count(c.log_level))
     return bad("log.level", "'" + c.log_level + "' is not one of trace, debug, info, warn, error, critical, off");
   if (c.data_dir.empty()) return bad("node.data_dir", "must not be empty");
@@ -214,6 +220,11 @@ util::Result<NodeConfig> parse_node_config(std::string_view text, const std::str
       net.duration("idle_timeout", c.idle_timeout),
       net.duration("stall_timeout", c.stall_timeout),
       net.size("max_message_size", c.max_message_size),
+      net.integer("max_address_book", c.max_address_book, 16, kMaxConnections * 10),
+      net.integer("max_addresses_per_source", c.max_addresses_per_source, 1, kMaxConnections * 10),
+      net.integer("max_dials_per_second", c.max_dials_per_second, 1, kMaxConnections),
+      net.integer("max_genesis_requests_per_minute", c.max_genesis_requests_per_minute, 1, kMaxConnections),
+      net.integer("max_pings_per_second", c.max_pings_per_second, 1, kMaxConnections),
       net.finish(),
       rc.duration("base_delay", c.base_delay),
       rc.duration("max_delay", c.max_delay),
@@ -226,6 +237,8 @@ util::Result<NodeConfig> parse_node_config(std::string_view text, const std::str
       pq.integer("ban_threshold", c.ban_threshold, -100, 100),
       pq.duration("ban_duration", c.ban_duration),
       pq.duration("score_half_life", c.score_half_life),
+      pq.integer("ip_ban_threshold", c.ip_ban_threshold, -100, 100),
+      pq.duration("ip_ban_duration", c.ip_ban_duration),
       pq.finish(),
       ch.duration("max_clock_drift", c.max_clock_drift),
       ch.integer("max_reorg_depth", c.max_reorg_depth, 1, std::numeric_limits<std::int64_t>::max()),
@@ -329,6 +342,11 @@ std::string to_toml(const NodeConfig& c) {
   o += "idle_timeout = " + dur(c.idle_timeout) + "\n";
   o += "stall_timeout = " + dur(c.stall_timeout) + "\n";
   o += "max_message_size = " + std::to_string(c.max_message_size) + "\n";
+  o += "max_address_book = " + std::to_string(c.max_address_book) + "\n";
+  o += "max_addresses_per_source = " + std::to_string(c.max_addresses_per_source) + "\n";
+  o += "max_dials_per_second = " + std::to_string(c.max_dials_per_second) + "\n";
+  o += "max_genesis_requests_per_minute = " + std::to_string(c.max_genesis_requests_per_minute) + "\n";
+  o += "max_pings_per_second = " + std::to_string(c.max_pings_per_second) + "\n";
   o += "\n[reconnect]\n";
   o += "base_delay = " + dur(c.base_delay) + "\n";
   o += "max_delay = " + dur(c.max_delay) + "\n";
@@ -341,6 +359,8 @@ std::string to_toml(const NodeConfig& c) {
   o += "ban_threshold = " + std::to_string(c.ban_threshold) + "\n";
   o += "ban_duration = " + dur(c.ban_duration) + "\n";
   o += "score_half_life = " + dur(c.score_half_life) + "\n";
+  o += "ip_ban_threshold = " + std::to_string(c.ip_ban_threshold) + "\n";
+  o += "ip_ban_duration = " + dur(c.ip_ban_duration) + "\n";
   o += "\n[chain]\n";
   o += "max_clock_drift = " + dur(c.max_clock_drift) + "\n";
   o += "max_reorg_depth = " + std::to_string(c.max_reorg_depth) + "\n";

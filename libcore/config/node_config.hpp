@@ -48,6 +48,11 @@ struct NodeConfig {
   Millis idle_timeout = defaults::kIdleTimeout;
   Millis stall_timeout = defaults::kStallTimeout;
   std::uint64_t max_message_size = defaults::kMaxMessageSize;
+  std::uint32_t max_address_book = defaults::kMaxAddressBook;
+  std::uint32_t max_addresses_per_source = defaults::kMaxAddressesPerSource;
+  std::uint32_t max_dials_per_second = defaults::kMaxDialsPerSecond;
+  std::uint32_t max_genesis_requests_per_minute = defaults::kMaxGenesisRequestsPerMinute;
+  std::uint32_t max_pings_per_second = defaults::kMaxPingsPerSecond;
 
   // [reconnect]
   Millis base_delay = defaults::kBaseDelay;
@@ -62,6 +67,8 @@ struct NodeConfig {
   std::int32_t ban_threshold = defaults::kBanThreshold;
   Millis ban_duration = defaults::kBanDuration;
   Millis score_half_life = defaults::kScoreHalfLife;
+  std::int32_t ip_ban_threshold = defaults::kIpBanThreshold;
+  Millis ip_ban_duration = defaults::kIpBanDuration;
 
   // [chain]
   Millis max_clock_drift = defaults::kMaxClockDrift;

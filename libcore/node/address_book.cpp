@@ -20,12 +20,20 @@ const AddressEntry* AddressBook::find(const std::string& key) const {
 }
 
 AddressEntry* AddressBook::add(const util::HostPort& a, PeerClass c, const std::string& source,
-                               std::optional<NodeId> id) {
+                               std::optional<NodeId> id, const std::string& introduced_by) {
   const auto k = a.to_string();
   auto it = book_.find(k);
   if (it == book_.end()) {
-    if (c == PeerClass::Discovered && book_.size() >= s_.max_entries) return nullptr;
+    if (book_.size() >= s_.max_entries) {
+      // Every class together is bounded: a genesis or config address takes
+      // the place of the worst discovered one; a discovered one waits.
+      if (c == PeerClass::Discovered) return nullptr;
+      evict_discovered();
+    }
+    if (!introduced_by.empty() && this->introduced_by(introduced_by) >= s_.max_per_source) return nullptr;
     it = book_.emplace(k, AddressEntry(a, c, source, s_.reconnect, s_.quality.score_half_life)).first;
+    it->second.introduced_by = introduced_by;
+    if (!introduced_by.empty()) ++introduced_[introduced_by];
   } else if (static_cast<int>(c) < static_cast<int>(it->second.state.peer_class())) {
     it->second.state.reclassify(c);
     it->second.source = source;
@@ -33,6 +41,39 @@ AddressEntry* AddressBook::add(const util::HostPort& a, PeerClass c, const std::
   if (id) it->second.node_id = id;
   if (id && *id == own_id_) it->second.self = true;
   return &it->second;
+}
+
+std::size_t AddressBook::introduced_by(const std::string& source) const {
+  auto it = introduced_.find(source);
+  return it == introduced_.end() ? 0 : it->second;
+}
+
+void AddressBook::erase(std::map<std::string, AddressEntry>::iterator it) {
+  const auto& by = it->second.introduced_by;
+  if (auto c = introduced_.find(by); c != introduced_.end() && --c->second == 0) introduced_.erase(c);
+  book_.erase(it);
+}
+
+// Makes room for a genesis or config address in a full book: the worst
+// discovered entry not being dialled goes (unverified before verified,
+// then the lowest score). False when there is none.
+bool AddressBook::evict_discovered() {
+  auto worst = book_.end();
+  for (auto it = book_.begin(); it != book_.end(); ++it) {
+    const auto& e = it->second;
+    if (e.state.peer_class() != PeerClass::Discovered || e.state.dialing()) continue;
+    if (worst != book_.end()) {
+      const auto& w = worst->second;
+      const bool better_victim = e.node_id.has_value() != w.node_id.has_value()
+                                     ? !e.node_id.has_value()
+                                     : e.score.stored_value() < w.score.stored_value();
+      if (!better_victim) continue;
+    }
+    worst = it;
+  }
+  if (worst == book_.end()) return false;
+  erase(worst);
+  return true;
 }
 
 std::vector<std::string> AddressBook::seed(const std::vector<std::pair<util::HostPort, NodeId>>& masternodes,
@@ -44,9 +85,9 @@ std::vector<std::string> AddressBook::seed(const std::vector<std::pair<util::Hos
   std::vector<std::string> removed;
   for (const auto& [k, e] : book_)
     if (e.source == "config" && std::none_of(static_peers.begin(), static_peers.end(),
-                                             [&k](const util::HostPort& p) { return p.to_string() == k; }))
+                                             [&key = k](const util::HostPort& p) { return p.to_string() == key; }))
       removed.push_back(k);
-  for (const auto& k : removed) book_.erase(k);
+  for (const auto& k : removed) erase(book_.find(k));
   for (const auto& p : static_peers) add(p, PeerClass::Static, "config");
   // Our own listen/external address is never dialled.
   for (const auto& own : own_addresses)
@@ -122,25 +163,23 @@ void AddressBook::record_success(AddressEntry& e, const NodeId& id, SteadyPoint 
   e.last_error.clear();
 }
 
-void AddressBook::record_inbound(const util::HostPort& listen, const NodeId& id, bool is_masternode, SteadyPoint now,
-                                 std::int64_t now_ms) {
-  auto* e = add(listen, is_masternode ? PeerClass::Masternode : PeerClass::Discovered, "inbound", id);
-  if (!e) return;
-  if (!e->state.dialing()) {
-    e->state.record_fresh_evidence(now);
-    e->last_success_ms = now_ms;
-  }
-  e->score.apply(p2p::ScoreEvent::HandshakeCompleted, now);
+void AddressBook::record_inbound(const util::HostPort& listen, const NodeId& id, const std::string& source_ip,
+                                 SteadyPoint now, std::int64_t now_ms) {
+  auto* e = find(listen.to_string());
+  if (e && e->node_id && *e->node_id != id) return;  // verified as someone else's: not this peer's to touch
+  if (!e) e = add(listen, PeerClass::Discovered, "inbound", std::nullopt, source_ip);
+  if (!e || e->self || e->state.dialing()) return;
+  e->state.record_fresh_evidence(now);
+  if (e->node_id == id) e->last_success_ms = now_ms;
 }
 
-void AddressBook::learn(const p2p::PeerEntry& p, bool is_masternode, SteadyPoint now) {
+void AddressBook::learn(const p2p::PeerEntry& p, const std::string& source_ip, SteadyPoint now) {
   if (p.node_id == own_id_) return;
   auto a = util::parse_host_port(p.address);
   if (!a) return;
   const bool known = book_.count(a->to_string()) > 0;
-  auto* e = add(*a, is_masternode ? PeerClass::Masternode : PeerClass::Discovered, "gossip", std::nullopt);
+  auto* e = add(*a, PeerClass::Discovered, "gossip", std::nullopt, source_ip);
   if (!e) return;
-  if (!e->node_id) e->node_id = p.node_id;
   // A peer saw it alive after our last attempt: fresh evidence.
   if (known && e->last_attempt_ms && p.last_seen_ms > *e->last_attempt_ms && !e->state.dialing())
     e->state.record_fresh_evidence(now);
@@ -175,7 +214,10 @@ AddressBook::Restored AddressBook::restore(const std::string& key, const p2p::Ad
   AddressEntry e(*a, r.dial.peer_class, r.source, s_.reconnect, s_.quality.score_half_life);
   e.state = p2p::AddressState::restore(r.dial, s_.reconnect, now, now_ms);
   e.score = p2p::PeerScore(s_.quality.score_half_life, r.score, now - p2p::Millis(now_ms - r.score_as_of_ms));
-  e.node_id = r.node_id;
+  // Only a verified node id is kept: genesis, config, or one our dial found
+  // there (older records could hold ids that gossip or an inbound peer claimed).
+  const bool dialled_ok = r.total_attempts > r.total_failures;
+  if (r.source == "genesis" || r.source == "config" || r.source == "admin" || dialled_ok) e.node_id = r.node_id;
   e.self = r.self;
   e.wrong_network = r.wrong_network;
   e.total_attempts = r.total_attempts;

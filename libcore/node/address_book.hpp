@@ -8,9 +8,19 @@
 // Pure: no sockets, no clock reads, no logging. Every call that depends on
 // time takes the steady `now` (and, where a wall-clock time is recorded,
 // `now_ms`, the same instant in unix ms). Invariants kept here:
-//   - at most `max_entries` entries; discovered ones are refused when full;
+//   - at most `max_entries` entries, every class together: a discovered
+//     address is refused when the book is full, and a genesis or config one
+//     takes the place of the worst discovered entry;
+//   - at most `max_per_source` addresses introduced by one source (the IP
+//     of a gossiping or inbound peer), so one peer cannot fill the book;
 //   - an entry's key is its address ("host:port") and never changes;
-//   - a class only ever moves up (discovered -> static -> masternode);
+//   - a class only ever moves up (discovered -> static -> masternode), and
+//     only genesis and the operator's config make masternode or static
+//     entries: gossip is a hint and never does;
+//   - an entry's node_id is verified: it comes from genesis or from our own
+//     dial to that address completing a handshake with that node. What a
+//     peer says (gossip, an inbound peer's announced listen port) never
+//     sets or overwrites it;
 //   - the one rule for which entry belongs to a connection: key_of().
 //
 // Threads: owned by the node's strand.
@@ -24,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "libcore/config/defaults.hpp"
 #include "libcore/crypto/types.hpp"
 #include "libcore/p2p/dial_policy.hpp"
 #include "libcore/p2p/messages.hpp"
@@ -35,8 +46,6 @@ namespace core::node {
 using NodeId = crypto::PublicKey;
 using SteadyPoint = p2p::TimePoint;
 
-// Known addresses at most (every class together).
-inline constexpr std::size_t kMaxAddressBook = 1024;
 // Dial start times kept per address (/addrbook recent_attempts_ms).
 inline constexpr std::size_t kRecentAttempts = 16;
 
@@ -49,7 +58,8 @@ struct AddressEntry {
   p2p::AddressState state;
   p2p::PeerScore score;
   std::string source;             // "genesis" | "config" | "gossip" | "inbound" | "admin"
-  std::optional<NodeId> node_id;  // the node last seen at this address
+  std::optional<NodeId> node_id;  // the node verified at this address (genesis, or our dial)
+  std::string introduced_by;      // the source that added it ("" for genesis, config, admin, a restart)
   bool self = false;              // it is this node: never dialled
   bool wrong_network = false;     // it answered as another network: never dialled again
   std::uint64_t total_attempts = 0, total_failures = 0;
@@ -73,7 +83,8 @@ struct ConnectionOrigin {
 struct AddressBookSettings {
   p2p::ReconnectSettings reconnect;
   p2p::PeerQualitySettings quality;
-  std::size_t max_entries = kMaxAddressBook;
+  std::size_t max_entries = config::defaults::kMaxAddressBook;
+  std::size_t max_per_source = config::defaults::kMaxAddressesPerSource;
 };
 
 class AddressBook {
@@ -87,10 +98,14 @@ class AddressBook {
 
   // Adds an address, or upgrades its class (masternode > static >
   // discovered, taking the new source with it). Sets the node id when given
-  // (and marks the entry self when it is ours). Returns nullptr when a new
-  // discovered address does not fit.
+  // (a verified one: genesis, or the caller's own dial) and marks the entry
+  // self when it is ours. `introduced_by` names the source a discovered
+  // address counts against. Returns nullptr when a new discovered address
+  // does not fit (book full, or its source at max_per_source).
   AddressEntry* add(const util::HostPort& address, p2p::PeerClass c, const std::string& source,
-                    std::optional<NodeId> id = std::nullopt);
+                    std::optional<NodeId> id = std::nullopt, const std::string& introduced_by = "");
+  // Addresses introduced by `source` now.
+  std::size_t introduced_by(const std::string& source) const;
 
   // The start-up seeding: genesis masternodes (with their ids), static peers
   // (a "config" entry no longer among them is removed: its key is
@@ -123,14 +138,18 @@ class AddressBook {
                       const p2p::Uniform01& uniform01);
   // A dial's handshake completed with node `id`.
   void record_success(AddressEntry& e, const NodeId& id, SteadyPoint now, std::int64_t now_ms);
-  // An inbound peer completed its handshake announcing `listen`: fresh
-  // evidence that the address is alive (added as discovered, or masternode
-  // when `id` is a genesis masternode), and a handshake score step.
-  void record_inbound(const util::HostPort& listen, const NodeId& id, bool is_masternode, SteadyPoint now,
+  // An inbound peer `id` from `source_ip` completed its handshake announcing
+  // `listen` (its IP with the port its Hello gave), which is unverified: an
+  // unknown address is added as discovered (counted against source_ip),
+  // without a node id; an entry verified for `id` gets fresh evidence; an
+  // entry verified for another node is left untouched.
+  void record_inbound(const util::HostPort& listen, const NodeId& id, const std::string& source_ip, SteadyPoint now,
                       std::int64_t now_ms);
-  // A Peers entry from gossip. A known address a peer saw alive after our
-  // last attempt gets fresh evidence.
-  void learn(const p2p::PeerEntry& p, bool is_masternode, SteadyPoint now);
+  // A Peers entry gossiped by a peer from `source_ip`: a hint. It is added
+  // as discovered (whatever role or id it claims), counted against
+  // source_ip; a known address a peer saw alive after our last attempt
+  // gets fresh evidence.
+  void learn(const p2p::PeerEntry& p, const std::string& source_ip, SteadyPoint now);
   // A node that had no peers regained one: masternodes may be dialled at once.
   void reset_masternode_backoff(SteadyPoint now);
   // `id` was unbanned: its addresses get a fresh start (evidence, and a
@@ -153,9 +172,13 @@ class AddressBook {
   std::vector<std::pair<std::string, std::string>> take_changed(SteadyPoint now, std::int64_t now_ms);
 
  private:
+  bool evict_discovered();
+  void erase(std::map<std::string, AddressEntry>::iterator it);  // keeps introduced_ in step
+
   AddressBookSettings s_;
   NodeId own_id_;
   std::map<std::string, AddressEntry> book_;
+  std::map<std::string, std::size_t> introduced_;  // introduced_by -> entries, so the cap check is O(log n)
 };
 
 }  // namespace core::node

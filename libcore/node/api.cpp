@@ -28,11 +28,12 @@ json peers_json(const Network& network, const ChainSync& sync) {
   auto rows = json::array();
   for (auto p : network.peers()) {
     // What sync knows of the peer beats its Hello's claim.
-    std::uint64_t blocks_received = 0;
+    std::uint64_t blocks_received = 0, claimed_height = p.height;
     std::int64_t stall_timeout_ms = 0;
     if (auto sv = sync.peer_view(p.id)) {
       p.height = sv->tip.height;
       p.best_hash = sv->tip.hash.hex();
+      claimed_height = sv->claimed.height;
       blocks_received = sv->blocks_received;
       stall_timeout_ms = sv->stall_timeout.count();
     }
@@ -43,6 +44,7 @@ json peers_json(const Network& network, const ChainSync& sync) {
                     {"class", p.peer_class},
                     {"role", p.role},
                     {"height", p.height},
+                    {"claimed_height", claimed_height},
                     {"best_hash", p.best_hash},
                     {"blocks_received", blocks_received},
                     {"stall_timeout_ms", stall_timeout_ms},

@@ -38,13 +38,16 @@ Connection::Connection(tcp::socket socket, std::uint32_t magic, std::size_t max_
                        const ConnectionSettings& settings, ConnectionEvents& events)
     : remote_ip_(remote_ip_of(socket)),
       remote_port_(remote_port_of(socket)),
-      wire_(std::move(socket), magic, max_message_size),
+      wire_(std::move(socket), magic, std::min(max_message_size, p2p::kMaxHandshakeFrame)),
       outbound_(outbound),
+      max_message_size_(max_message_size),
       settings_(settings),
       events_(events),
       wake_(wire_.stream().get_executor()),
       keepalive_timer_(wire_.stream().get_executor()),
-      linger_(wire_.stream().get_executor()) {}
+      linger_(wire_.stream().get_executor()),
+      pings_(settings.max_pings_per_second, settings.max_pings_per_second),
+      ping_flood_(kPingFloodFactor * settings.max_pings_per_second, kPingFloodFactor * settings.max_pings_per_second) {}
 
 std::string Connection::describe() const {
   std::string who = state_ == State::Handshaking ? remote_address() : id_.short_hex() + "@" + remote_address();
@@ -56,6 +59,7 @@ void Connection::set_handshake(const HandshakeResult& hs) {
   theirs_ = hs.theirs;
   id_ = theirs_.node_id;
   if (theirs_.listen_port != 0) listen_address_ = util::HostPort{remote_ip_, theirs_.listen_port}.to_string();
+  wire_.set_max_message_size(max_message_size_);  // the peer is known now
 }
 
 // ------------------------------------------------------------------ connected
@@ -83,12 +87,14 @@ void Connection::run() {
 void Connection::send(const p2p::Message& message) {
   if (state_ == State::Closing) return;
   auto frame = wire_.frame_of(message);
-  if (queued_bytes_ + frame->size() > settings_.send_queue_limit) {
+  const auto cost = frame->capacity() + kQueuedFrameOverhead;
+  if (queued_bytes_ + cost > settings_.send_queue_limit) {
     goodbye(RejectCode::slow_peer,
             "send queue over " + std::to_string(settings_.send_queue_limit) + " bytes: the peer does not read");
     return;
   }
-  queued_bytes_ += frame->size();
+  queued_bytes_ += cost;
+  peak_queued_bytes_ = std::max(peak_queued_bytes_, queued_bytes_);
   queue_.push_back(std::move(frame));
   wake_.cancel();
 }
@@ -135,7 +141,20 @@ asio::awaitable<void> Connection::reader() {
 
 void Connection::handle(p2p::Message message) {
   if (auto* ping = std::get_if<p2p::Ping>(&message)) {
-    send(p2p::Pong{ping->nonce});
+    // Answered at a bounded rate: a ping flood costs the flooder, not us;
+    // far beyond it, the flooder is closed.
+    const auto now = Clock::now();
+    if (!ping_flood_.take(now)) {
+      const auto fault = local_failure(
+          FailureKind::protocol_error,
+          {RejectCode::protocol_error, "ping flood: more than " +
+                                           std::to_string(kPingFloodFactor * settings_.max_pings_per_second) +
+                                           " pings a second"});
+      events_.on_protocol_violation(shared_from_this(), fault);
+      goodbye(RejectCode::protocol_error, fault.detail);
+    } else if (pings_.take(now)) {
+      send(p2p::Pong{ping->nonce});
+    }
   } else if (auto* pong = std::get_if<p2p::Pong>(&message)) {
     on_pong(pong->nonce);
   } else if (auto* reject = std::get_if<p2p::Reject>(&message)) {
@@ -176,7 +195,7 @@ asio::awaitable<void> Connection::writer() {
     }
     auto frame = std::move(queue_.front());
     queue_.pop_front();
-    queued_bytes_ -= std::min(queued_bytes_, frame->size());
+    queued_bytes_ -= std::min(queued_bytes_, frame->capacity() + kQueuedFrameOverhead);
     auto w = co_await wire_.write_frame(frame);
     if (!w) {
       if (close_reason_.empty()) {

@@ -28,6 +28,7 @@
 #include "libcore/node/address_book.hpp"
 #include "libcore/node/wire.hpp"
 #include "libcore/p2p/dial_policy.hpp"
+#include "libcore/util/token_bucket.hpp"
 
 namespace core::node {
 
@@ -61,13 +62,29 @@ struct ConnectionSettings {
   Millis ping_interval = config::defaults::kPingInterval;
   Millis idle_timeout = config::defaults::kIdleTimeout;
   Millis first_ping_delay{1000};  // the first keep-alive ping after connecting
+  // The memory its send queue may hold: frame bytes plus kQueuedFrameOverhead each.
   std::size_t send_queue_limit = config::defaults::kSendQueueLimit;
+  // The peer's Pings answered per second (a burst of as many); more are ignored.
+  // Pings answered per second; a peer that sends more than
+  // kPingFloodFactor times this many a second (after a burst of as many) is
+  // flooding: closed as a protocol violation.
+  std::uint32_t max_pings_per_second = config::defaults::kMaxPingsPerSecond;
 };
+
+// What one queued frame costs beyond its bytes (allocation headers, the
+// shared pointer's control block, the queue's slot): the send-queue limit
+// counts memory, so a flood of tiny frames is bounded like a few big ones.
+inline constexpr std::size_t kQueuedFrameOverhead = 96;
+// A peer sending more than this many times max_pings_per_second pings a
+// second is flooding (an honest one sends one every ping_interval).
+inline constexpr std::uint32_t kPingFloodFactor = 10;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   enum class State { Handshaking, Resolving, Connected, Closing };
 
+  // Until the handshake completes (set_handshake), frames from the peer
+  // are bounded by p2p::kMaxHandshakeFrame; then by `max_message_size`.
   Connection(tcp::socket socket, std::uint32_t magic, std::size_t max_message_size, bool outbound,
              const ConnectionSettings& settings, ConnectionEvents& events);
   Connection(const Connection&) = delete;
@@ -116,6 +133,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // False at once (or as soon as it closes) for a closing connection.
   asio::awaitable<bool> probe(Millis timeout);
   std::optional<double> rtt_ms() const { return rtt_ms_; }
+  // The most memory its send queue held at once (bytes, as the limit counts).
+  std::size_t peak_queued_bytes() const { return peak_queued_bytes_; }
   std::int64_t connected_since_ms() const { return connected_since_ms_; }
 
   // ---- the end
@@ -154,6 +173,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint16_t remote_port_;
   WireStream wire_;
   bool outbound_;
+  std::size_t max_message_size_;
   ConnectionSettings settings_;
   ConnectionEvents& events_;
   std::string dial_key_;
@@ -167,10 +187,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Writer: frames waiting to be sent; `wake_` is cancelled to wake it.
   std::deque<std::shared_ptr<const codec::Bytes>> queue_;
-  std::size_t queued_bytes_ = 0;
+  std::size_t queued_bytes_ = 0, peak_queued_bytes_ = 0;
   asio::steady_timer wake_;
   asio::steady_timer keepalive_timer_;
   asio::steady_timer linger_;  // bounds a close: the socket is closed when it fires
+  util::TokenBucket pings_;    // Pings answered
+  util::TokenBucket ping_flood_;  // Pings taken at all (kPingFloodFactor x the answered rate)
   std::string close_reason_;   // bounded label
   std::string close_detail_;
 

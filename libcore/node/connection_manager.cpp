@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <malloc.h>
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
@@ -19,6 +21,10 @@ using p2p::PeerClass;
 using p2p::RejectCode;
 using Clock = std::chrono::steady_clock;
 
+// A closed connection whose send queue once held this much triggers a
+// malloc_trim.
+constexpr std::size_t kTrimAfterQueuedBytes = std::size_t{1} << 20;
+
 }  // namespace
 
 ConnectionManager::ConnectionManager(asio::io_context& io, ConnectionManagerSettings settings, LocalPeer local,
@@ -32,7 +38,9 @@ ConnectionManager::ConnectionManager(asio::io_context& io, ConnectionManagerSett
       book_(book),
       bans_(bans),
       peer_store_(peer_store),
-      m_(metrics) {}
+      m_(metrics),
+      scores_(PeerScoreSettings{s_.quality.ban_threshold, s_.quality.ip_ban_threshold, s_.quality.ip_ban_duration,
+                                s_.quality.score_half_life, kMaxScoredPeers}) {}
 
 p2p::Hello ConnectionManager::our_hello() const {
   p2p::Hello h;
@@ -102,9 +110,12 @@ std::optional<p2p::Rejection> ConnectionManager::admit(const Connection& c, cons
   return std::nullopt;
 }
 
+// Masternode by id; else the class of the address dialled, or of the
+// announced listen address when it is verified as this very node's.
 PeerClass ConnectionManager::class_of(const Connection& c) const {
   if (is_masternode(c.id())) return PeerClass::Masternode;
-  if (const auto* e = book_.entry_of(c.origin())) return e->state.peer_class();
+  const auto* e = book_.entry_of(c.origin());
+  if (e && (c.outbound() || e->node_id == c.id())) return e->state.peer_class();
   return PeerClass::Discovered;
 }
 
@@ -161,9 +172,10 @@ asio::awaitable<bool> ConnectionManager::register_peer(const ConnectionPtr& c) {
 // A registered connection starts its connected life.
 void ConnectionManager::connected(const ConnectionPtr& c) {
   set_connection_gauge(*c, +1);
+  scores_.reward(c->id(), p2p::kHandshakeCompletedStep, Clock::now());
   // The message side knows the peer before its first message is read (the
   // handshake's last read may already hold it): then the reader starts.
-  if (handler_) handler_->on_connected(c->id(), c->hello(), c->outbound());
+  if (handler_) handler_->on_connected(c->id(), c->hello(), c->outbound(), c->remote_ip());
   c->run();
   if (!c->outbound() && is_masternode(c->id())) evict_for(c);
   spdlog::info("p2p: connected {} {} {} at {} (height {}, {})", c->direction(), p2p::to_string(c->peer_class),
@@ -204,8 +216,8 @@ void ConnectionManager::on_protocol_violation(const ConnectionPtr& c, const Fail
 
 void ConnectionManager::on_keepalive(const ConnectionPtr& c) {
   // Time connected is a step up in the peer's score, once per ping.
-  if (auto* e = book_.entry_of(c->origin()))
-    e->score.add(p2p::kUptimeMinuteStep * std::chrono::duration<double>(s_.connection.ping_interval).count() / 60.0,
+  scores_.reward(c->id(),
+                 p2p::kUptimeMinuteStep * std::chrono::duration<double>(s_.connection.ping_interval).count() / 60.0,
                  Clock::now());
 }
 
@@ -226,6 +238,9 @@ void ConnectionManager::on_closed(const ConnectionPtr& c) {
       if (auto* e = book_.find(c->dial_key())) e->last_error = "closed: " + c->close_reason();
   }
   connections_.erase(c);
+  // A queue that held a lot of small frames leaves the heap fragmented;
+  // hand the freed memory back, so a flood's RSS does not stay.
+  if (c->peak_queued_bytes() >= kTrimAfterQueuedBytes) ::malloc_trim(0);
   if (c->was_connected()) wake_dialler();
   maybe_drained();
 }
@@ -240,9 +255,10 @@ std::size_t ConnectionManager::outbound_non_masternodes() const {
   }));
 }
 
-double ConnectionManager::score_of(const Connection& c, SteadyTime now) const {
-  const auto* e = book_.entry_of(c.origin());
-  return e ? e->score.value(now) : 0;
+double ConnectionManager::score_of(const Connection& c, SteadyTime now) const { return scores_.score(c.id(), now); }
+
+std::optional<SteadyTime> ConnectionManager::ip_refused_until(const std::string& ip) const {
+  return scores_.ip_refused_until(ip, Clock::now());
 }
 
 ConnectivityInputs ConnectionManager::connectivity_inputs() const {
@@ -268,16 +284,20 @@ void ConnectionManager::penalise(const NodeId& peer, p2p::ScoreEvent event, cons
   penalise(it->second, event);
 }
 
-// Costs the peer's address its score for `event`; at ban_threshold the
-// node id is banned (DESIGN.md 6).
+// Costs the peer's node id (and, for misbehaviour, its IP) its score for
+// `event` -- never an address entry someone else may own. At
+// ban_threshold the node id is banned; at ip_ban_threshold new
+// connections from the IP are refused for ip_ban_duration (DESIGN.md 11).
 void ConnectionManager::penalise(const ConnectionPtr& c, p2p::ScoreEvent event) {
   const auto now = Clock::now();
-  auto* e = book_.entry_of(c->origin());
-  if (!e) return;
-  e->score.apply(event, now);
-  if (e->score.should_ban(now, s_.quality.ban_threshold) && !is_banned(c->id()) && c->id() != own_id_)
+  if (c->id() == own_id_) return;
+  const auto verdict = scores_.charge(c->id(), c->remote_ip(), event, now);
+  if (verdict.refuse_ip)
+    spdlog::warn("p2p: refusing new connections from {} for {}: misbehaviour from it reached ip_ban_threshold {}",
+                 c->remote_ip(), util::format_duration(s_.quality.ip_ban_duration), s_.quality.ip_ban_threshold);
+  if (verdict.ban_id && !is_banned(c->id()))
     ban(c->id(), s_.quality.ban_duration,
-        "score " + std::to_string(static_cast<int>(e->score.value(now))) + " reached ban_threshold " +
+        "score " + std::to_string(static_cast<int>(scores_.score(c->id(), now))) + " reached ban_threshold " +
             std::to_string(s_.quality.ban_threshold) + " (last: " + p2p::to_string(event) + ")");
 }
 
@@ -288,6 +308,11 @@ void ConnectionManager::ban(const NodeId& peer, const std::string& reason) {
 std::string ConnectionManager::describe(const NodeId& peer) const {
   auto it = peers_.find(peer);
   return it != peers_.end() ? it->second->describe() : peer.short_hex();
+}
+
+std::string ConnectionManager::source_ip(const NodeId& peer) const {
+  auto it = peers_.find(peer);
+  return it != peers_.end() ? it->second->remote_ip() : std::string();
 }
 
 std::vector<p2p::PeerEntry> ConnectionManager::listening_peers() const {
@@ -357,7 +382,8 @@ bool ConnectionManager::unban(const NodeId& id) {
   peer_store_.erase_bans({id});
   if (had) {
     spdlog::warn("p2p: unbanned {}", id.hex());
-    // Its addresses get a fresh start: the ban, not the peer, kept them away.
+    // It and its addresses get a fresh start: the ban, not the peer, kept them away.
+    scores_.forgive(id);
     book_.fresh_start(id, Clock::now());
     wake_dialler();
   }

@@ -30,6 +30,7 @@
 #include "libcore/node/connection.hpp"
 #include "libcore/node/connectivity.hpp"
 #include "libcore/node/peer_interfaces.hpp"
+#include "libcore/node/peer_scores.hpp"
 #include "libcore/node/peer_store.hpp"
 #include "libcore/p2p/handshake.hpp"
 
@@ -109,8 +110,10 @@ class ConnectionManager final : public ConnectionEvents, public PeerActions {
   const std::map<NodeId, ConnectionPtr>& peers() const { return peers_; }
   // Outbound connections to non-masternodes (they hold max_outbound slots).
   std::size_t outbound_non_masternodes() const;
-  // The score of the address entry a connection is charged to (0 if none).
+  // The peer's score (by node id; peer_scores.hpp).
   double score_of(const Connection& c, SteadyTime now) const;
+  // Until when connections from `ip` are refused (misbehaviour from it), if they are.
+  std::optional<SteadyTime> ip_refused_until(const std::string& ip) const;
   ConnectivityInputs connectivity_inputs() const;
 
   // ---- operator
@@ -138,6 +141,7 @@ class ConnectionManager final : public ConnectionEvents, public PeerActions {
   void penalise(const NodeId& peer, p2p::ScoreEvent event, const std::string& detail) override;
   void ban(const NodeId& peer, const std::string& reason) override;
   std::string describe(const NodeId& peer) const override;
+  std::string source_ip(const NodeId& peer) const override;
   std::vector<p2p::PeerEntry> listening_peers() const override;
   void addresses_learned() override { wake_dialler(); }
 
@@ -168,6 +172,7 @@ class ConnectionManager final : public ConnectionEvents, public PeerActions {
   std::function<void()> wake_dialler_;
   std::uint16_t listen_port_ = 0;
 
+  PeerScores scores_;
   std::set<ConnectionPtr> connections_;    // every open connection, any state
   std::map<NodeId, ConnectionPtr> peers_;  // registered (connected) peers
   bool had_peers_ = false;

@@ -54,6 +54,7 @@ Dialler::Dialler(asio::io_context& io, DiallerSettings settings, ConnectionManag
       book_(book),
       m_(metrics),
       timer_(io),
+      dials_(s_.max_dials_per_second, std::max<double>(s_.max_dials_per_second, s_.dial_burst)),
       rng_(std::random_device{}()) {}
 
 void Dialler::start() { spawn(io_, loop(), "p2p dialler"); }
@@ -89,7 +90,14 @@ void Dialler::dial_due(SteadyTime now, SteadyTime& next) {
            p2p::should_skip_dial(id, [this](const NodeId& other) { return manager_.is_connected(other); });
   });
   if (due.next) next = std::min(next, *due.next);
-  for (const auto& d : p2p::select_dials(std::move(due.candidates), free_slots)) start_dial(d.address.to_string(), now);
+  for (const auto& d : p2p::select_dials(std::move(due.candidates), free_slots)) {
+    if (!dials_.take(now)) {
+      // Over max_dials_per_second: the rest wait for the next token.
+      next = std::min(next, dials_.next_token(now));
+      break;
+    }
+    start_dial(d.address.to_string(), now);
+  }
 }
 
 void Dialler::start_dial(const std::string& k, SteadyTime now) {
@@ -109,7 +117,7 @@ util::Result<void> Dialler::dial_now(const util::HostPort& address) {
   e->wrong_network = false;
   e->state.record_fresh_evidence(now);
   e->state.reset_backoff(now);
-  if (!e->state.dialing()) start_dial(address.to_string(), now);
+  if (!e->state.dialing()) start_dial(address.to_string(), now);  // the operator's own: not rate-limited
   return {};
 }
 

@@ -11,7 +11,9 @@
 //
 // The loop sleeps until the next dial is due or check_interval, whichever
 // comes first; poke() wakes it when something changed (a slot freed, an
-// address learnt, a failure whose retry is sooner).
+// address learnt, a failure whose retry is sooner). However much is due,
+// new attempts are capped at max_dials_per_second (a token bucket): the
+// rest wait for the next token, masternodes first.
 //
 // Internal to node/ (Asio). Threads: the node's strand.
 
@@ -26,6 +28,7 @@
 #include "libcore/node/address_book.hpp"
 #include "libcore/node/connection_manager.hpp"
 #include "libcore/util/error.hpp"
+#include "libcore/util/token_bucket.hpp"
 
 namespace core::node {
 
@@ -34,6 +37,11 @@ struct DiallerSettings {
   Millis handshake_timeout = config::defaults::kHandshakeTimeout;
   std::uint32_t max_outbound = config::defaults::kMaxOutbound;
   Millis parked_retry = config::defaults::kParkedRetry;  // for the log: when a parked address is tried again
+  // New outbound attempts per second, every address together, whatever the
+  // book holds; a burst of `dial_burst` (the genesis masternodes and the
+  // outbound slots) is allowed at once, so a network still forms at once.
+  std::uint32_t max_dials_per_second = config::defaults::kMaxDialsPerSecond;
+  std::uint32_t dial_burst = config::defaults::kMaxOutbound;
 };
 
 class Dialler {
@@ -65,6 +73,7 @@ class Dialler {
   AddressBook& book_;
   metrics::NodeMetrics& m_;
   asio::steady_timer timer_;
+  util::TokenBucket dials_;
   std::mt19937_64 rng_;
   bool stopped_ = false;
 };

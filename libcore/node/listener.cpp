@@ -7,6 +7,7 @@
 
 #include "libcore/node/spawn.hpp"
 #include "libcore/util/time.hpp"
+#include "libcore/util/units.hpp"
 
 namespace core::node {
 
@@ -70,7 +71,8 @@ asio::awaitable<void> Listener::accept_loop() {
     }
     boost::system::error_code nec;
     socket.set_option(tcp::no_delay(true), nec);
-    if (auto refusal = refusal_for(remote_ip_of(socket))) {
+    const auto ip = remote_ip_of(socket);
+    if (auto refusal = refusal_for(ip)) {
       // A refused connection holds no handshake slot. Past kMaxRefusing
       // of them at once the reason is dropped too: the socket just closes.
       if (manager_.refusing() >= kMaxRefusing) {
@@ -87,6 +89,11 @@ asio::awaitable<void> Listener::accept_loop() {
 }
 
 std::optional<p2p::Rejection> Listener::refusal_for(const std::string& ip) const {
+  if (auto until = manager_.ip_refused_until(ip))
+    return p2p::Rejection{RejectCode::banned,
+                          "connections from " + ip + " are refused for another " +
+                              util::format_duration(std::chrono::duration_cast<Millis>(*until - Clock::now())) +
+                              " (misbehaviour from this address)"};
   if (manager_.handshaking() >= s_.max_handshakes)
     return p2p::Rejection{RejectCode::capacity,
                           std::to_string(s_.max_handshakes) + " handshakes in progress; try again later"};
@@ -128,7 +135,7 @@ asio::awaitable<void> Listener::run_inbound(ConnectionPtr c) {
   // The peer's listen address is fresh evidence that it is alive.
   if (!c->listen_address().empty())
     if (auto a = util::parse_host_port(c->listen_address()))
-      book_.record_inbound(*a, c->id(), manager_.is_masternode(c->id()), Clock::now(), util::now_ms());
+      book_.record_inbound(*a, c->id(), c->remote_ip(), Clock::now(), util::now_ms());
   co_await manager_.adopt(c, started_at);
 }
 
@@ -159,6 +166,30 @@ void Listener::log_inbound_failure(const std::string& ip, const std::string& who
   entry.suppressed = 0;
 }
 
+// Whether a genesis request from `ip` is within its rate; logs the first
+// request of a period and then one summary per kFailureLogPeriod.
+bool Listener::admit_genesis_request(const std::string& ip, SteadyTime now) {
+  if (genesis_requests_.size() > kMaxFailureLogIps) genesis_requests_.clear();  // bounded
+  const double per_minute = s_.max_genesis_requests_per_minute;
+  auto it =
+      genesis_requests_
+          .try_emplace(ip, GenesisRequests{util::TokenBucket(per_minute / 60.0, per_minute / 4), std::nullopt, 0, 0})
+          .first;
+  auto& g = it->second;
+  const bool ok = g.bucket.take(now);
+  (ok ? g.served : g.refused)++;
+  if (!g.last_log || now - *g.last_log >= kFailureLogPeriod) {
+    if (g.served + g.refused > 1)
+      spdlog::info("p2p: {} genesis requests from {} since last report ({} refused over {} a minute)",
+                   g.served + g.refused, ip, g.refused, s_.max_genesis_requests_per_minute);
+    else
+      spdlog::info("p2p: served genesis to {}", ip);
+    g.last_log = now;
+    g.served = g.refused = 0;
+  }
+  return ok;
+}
+
 // A pre-handshake genesis request (wire.hpp, fetch_genesis): answered
 // with our genesis in the request's framing, then closed.
 asio::awaitable<void> Listener::serve_genesis(const ConnectionPtr& c, SteadyTime deadline) {
@@ -166,9 +197,13 @@ asio::awaitable<void> Listener::serve_genesis(const ConnectionPtr& c, SteadyTime
   c->wire().expires_at(deadline);
   auto request = co_await c->wire().read_message();
   if (request && std::holds_alternative<p2p::GetGenesis>(*request)) {
+    if (!admit_genesis_request(c->remote_ip(), Clock::now())) {
+      c->goodbye(RejectCode::capacity, "genesis requests over " + std::to_string(s_.max_genesis_requests_per_minute) +
+                                           " a minute from this address; try again later");
+      co_return;
+    }
     const p2p::Message reply = p2p::Genesis{genesis_};
     (void)co_await c->wire().write_message(reply);
-    spdlog::info("p2p: served genesis to {}", c->describe());
     c->goodbye_quietly("genesis_served", "");
   } else {
     c->goodbye(RejectCode::handshake_order, "only get_genesis may use the genesis request magic");

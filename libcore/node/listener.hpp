@@ -5,7 +5,8 @@
 // once it is just closed), the responder's side of the handshake (node-state
 // checks by ConnectionManager::admit), genesis requests (a first frame with
 // kGenesisRequestMagic is answered with our genesis, no handshake), and the
-// summarised log of failed inbound handshakes per remote IP. A connection
+// summarised log of failed inbound handshakes per remote IP. Genesis
+// requests are rate-limited per IP and summarised in the log too. A connection
 // whose handshake completed is handed to the connection manager.
 //
 // Internal to node/ (Asio). Threads: the node's strand.
@@ -22,6 +23,7 @@
 #include "libcore/node/address_book.hpp"
 #include "libcore/node/connection_manager.hpp"
 #include "libcore/util/error.hpp"
+#include "libcore/util/token_bucket.hpp"
 
 namespace core::node {
 
@@ -35,6 +37,9 @@ struct ListenerSettings {
   Millis handshake_timeout = config::defaults::kHandshakeTimeout;
   std::size_t max_handshakes = config::defaults::kMaxHandshakes;
   std::uint32_t max_per_ip = config::defaults::kMaxPerIp;
+  // Genesis requests served per remote IP and minute (a burst of a quarter
+  // of that at once); more are answered Reject{capacity}.
+  std::uint32_t max_genesis_requests_per_minute = config::defaults::kMaxGenesisRequestsPerMinute;
 };
 
 class Listener {
@@ -58,6 +63,7 @@ class Listener {
   asio::awaitable<void> serve_genesis(const ConnectionPtr& c, SteadyTime deadline);
   void handshake_failed(const ConnectionPtr& c, const Failure& f);
   void log_inbound_failure(const std::string& ip, const std::string& who, const Failure& f);
+  bool admit_genesis_request(const std::string& ip, SteadyTime now);
 
   asio::io_context& io_;
   ListenerSettings s_;
@@ -71,6 +77,12 @@ class Listener {
     std::uint64_t suppressed = 0;
   };
   std::map<std::string, FailureLog> failure_log_;  // by remote IP, bounded
+  struct GenesisRequests {
+    util::TokenBucket bucket;
+    std::optional<SteadyTime> last_log;
+    std::uint64_t served = 0, refused = 0;  // since the last log line
+  };
+  std::map<std::string, GenesisRequests> genesis_requests_;  // by remote IP, bounded
 };
 
 }  // namespace core::node

@@ -1,10 +1,48 @@
 #include "libcore/node/message_router.hpp"
 
+#include <map>
+#include <memory>
+#include <optional>
+
 #include <spdlog/spdlog.h>
 
 #include "libcore/metrics/node_metrics.hpp"
 
 namespace core::node {
+
+namespace {
+
+// Per peer: when its last invalid block was logged, and how many since.
+class InvalidBlockLog {
+ public:
+  // The line to log for this one ("" to stay quiet).
+  std::string note(const NodeId& id, const std::string& who, const chain::BlockError& e, SyncClock::time_point now) {
+    if (by_peer_.size() > kMaxLoggedPeers) by_peer_.clear();  // bounded
+    auto& entry = by_peer_[id];
+    if (entry.last && now - *entry.last < kInvalidBlockLogPeriod) {
+      ++entry.suppressed;
+      return "";
+    }
+    std::string line = who + " sent an invalid block: " + e.message();
+    if (e.fault == chain::BlockFault::FromTheFuture)
+      line = who + " sent a block from the future (" + e.detail + "); is one of our clocks wrong?";
+    if (entry.suppressed > 0)
+      line += " (and " + std::to_string(entry.suppressed) + " more invalid blocks since the last report)";
+    entry.last = now;
+    entry.suppressed = 0;
+    return line;
+  }
+
+ private:
+  static constexpr std::size_t kMaxLoggedPeers = 1024;
+  struct Entry {
+    std::optional<SyncClock::time_point> last;
+    std::uint64_t suppressed = 0;
+  };
+  std::map<NodeId, Entry> by_peer_;
+};
+
+}  // namespace
 
 SyncHooks make_sync_hooks(PeerActions& peers, metrics::NodeMetrics& m) {
   SyncHooks h;
@@ -12,32 +50,33 @@ SyncHooks make_sync_hooks(PeerActions& peers, metrics::NodeMetrics& m) {
   h.penalise = [&peers](const NodeId& id, p2p::ScoreEvent event, const std::string& detail) {
     peers.penalise(id, event, detail);
   };
-  h.invalid_block = [&peers, &m](const NodeId& id, const chain::BlockError& e) {
+  auto log = std::make_shared<InvalidBlockLog>();
+  h.invalid_block = [&peers, &m, log](const NodeId& id, const chain::BlockError& e) {
     m.invalid_blocks.with({chain::to_string(e.fault)}).inc();
-    const std::string who = peers.describe(id);
-    if (e.fault == chain::BlockFault::FromTheFuture) {
-      spdlog::warn("chain: {} sent a block from the future ({}); is one of our clocks wrong?", who, e.detail);
-      peers.penalise(id, p2p::ScoreEvent::Timeout, "a block from the future");
-      return;
+    if (auto line = log->note(id, peers.describe(id), e, SyncClock::now()); !line.empty())
+      spdlog::warn("chain: {}", line);
+    switch (e.fault) {
+      case chain::BlockFault::FromTheFuture:
+        peers.penalise(id, p2p::ScoreEvent::Timeout, "a block from the future");
+        return;
+      case chain::BlockFault::FarFuture:
+        peers.penalise(id, p2p::ScoreEvent::ProtocolViolation, "a block from far in the future");
+        return;
+      default:
+        peers.ban(id, "invalid block: " + e.message());
+        peers.penalise(id, p2p::ScoreEvent::InvalidBlock, "invalid block");
     }
-    spdlog::warn("chain: {} sent an invalid block: {}", who, e.message());
-    peers.ban(id, "invalid block: " + e.message());
-    peers.penalise(id, p2p::ScoreEvent::InvalidBlock, "invalid block");
   };
   return h;
 }
 
 MessageRouter::MessageRouter(PeerActions& peers, ChainSync& sync, AddressBook& book, const chain::GenesisSpec& genesis,
-                             std::set<NodeId> masternodes, Now now)
-    : peers_(peers),
-      sync_(sync),
-      book_(book),
-      genesis_(genesis),
-      masternodes_(std::move(masternodes)),
-      now_(std::move(now)) {}
+                             Now now)
+    : peers_(peers), sync_(sync), book_(book), genesis_(genesis), now_(std::move(now)) {}
 
-void MessageRouter::on_connected(const NodeId& id, const p2p::Hello& hello, bool outbound) {
-  sync_.add_peer(id, chain::TipRef{hello.best_height, hello.best_hash}, now_());
+void MessageRouter::on_connected(const NodeId& id, const p2p::Hello& hello, bool outbound,
+                                 const std::string& source_ip) {
+  sync_.add_peer(id, chain::TipRef{hello.best_height, hello.best_hash}, now_(), source_ip);
   if (outbound) peers_.send(id, p2p::GetPeers{});
 }
 
@@ -50,7 +89,7 @@ void MessageRouter::on_message(const NodeId& from, p2p::Message message) {
         if constexpr (std::is_same_v<T, p2p::GetPeers>) {
           peers_.send(from, peers_reply(from));
         } else if constexpr (std::is_same_v<T, p2p::Peers>) {
-          on_peers(msg);
+          on_peers(from, msg);
         } else if constexpr (std::is_same_v<T, p2p::GetGenesis>) {
           peers_.send(from, p2p::Genesis{genesis_});
         } else if constexpr (std::is_same_v<T, p2p::GetHeaders>) {
@@ -84,9 +123,12 @@ p2p::Peers MessageRouter::peers_reply(const NodeId& asker) const {
   return reply;
 }
 
-void MessageRouter::on_peers(const p2p::Peers& message) {
+// Gossip is a hint: every address is learnt as discovered and counted
+// against the gossiping peer's IP (address_book.hpp).
+void MessageRouter::on_peers(const NodeId& from, const p2p::Peers& message) {
   const auto now = now_();
-  for (const auto& p : message.peers) book_.learn(p, masternodes_.count(p.node_id) > 0, now);
+  const auto source = peers_.source_ip(from);
+  for (const auto& p : message.peers) book_.learn(p, source, now);
   peers_.addresses_learned();
 }
 

@@ -27,37 +27,43 @@ namespace core::node {
 // Entries in one Peers reply.
 inline constexpr std::size_t kPeersPerReply = 256;
 
+// Invalid blocks from one peer are logged once, then summarised at most
+// once per this period (a flood of bad headers is one line, not one each).
+inline constexpr std::chrono::milliseconds kInvalidBlockLogPeriod{60'000};
+
 // The hooks ChainSync calls, over `peers`:
 //   send      -> peers.send
 //   penalise  -> peers.penalise
-//   invalid_block -> counted in tnode_invalid_blocks_total{reason}; the
-//                peer is banned (DESIGN.md 6) and charged InvalidBlock --
-//                except a block from the future, which may be our own
-//                clock's fault: that only costs a Timeout step.
+//   invalid_block -> counted in tnode_invalid_blocks_total{reason}, and:
+//     from_the_future (within kFarFutureMs of the drift bound: maybe our
+//       own clock): a Timeout step;
+//     far_future (no clock is that wrong): a ProtocolViolation step each,
+//       so a few are a ban;
+//     any other fault: the peer is banned (DESIGN.md 6) and charged
+//       InvalidBlock.
+//   Logged once per peer, then summarised per kInvalidBlockLogPeriod.
 SyncHooks make_sync_hooks(PeerActions& peers, metrics::NodeMetrics& metrics);
 
 class MessageRouter final : public PeerHandler {
  public:
   using Now = std::function<SyncClock::time_point()>;
 
-  // `masternodes`: the genesis masternodes' ids (gossip about them is
-  // classed masternode). `now` is the steady clock (replaceable in tests).
+  // `now` is the steady clock (replaceable in tests).
   MessageRouter(PeerActions& peers, ChainSync& sync, AddressBook& book, const chain::GenesisSpec& genesis,
-                std::set<NodeId> masternodes, Now now = &SyncClock::now);
+                Now now = &SyncClock::now);
 
-  void on_connected(const NodeId& id, const p2p::Hello& hello, bool outbound) override;
+  void on_connected(const NodeId& id, const p2p::Hello& hello, bool outbound, const std::string& source_ip) override;
   void on_message(const NodeId& from, p2p::Message message) override;
   void on_disconnected(const NodeId& id) override;
 
  private:
   p2p::Peers peers_reply(const NodeId& asker) const;
-  void on_peers(const p2p::Peers& message);
+  void on_peers(const NodeId& from, const p2p::Peers& message);
 
   PeerActions& peers_;
   ChainSync& sync_;
   AddressBook& book_;
   const chain::GenesisSpec& genesis_;
-  std::set<NodeId> masternodes_;
   Now now_;
 };
 

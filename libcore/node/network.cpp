@@ -43,6 +43,7 @@ ConnectionManagerSettings manager_settings(const NetworkSettings& s) {
   m.connection.idle_timeout = s.idle_timeout;
   m.connection.first_ping_delay = kFirstPingDelay;
   m.connection.send_queue_limit = s.send_queue_limit;
+  m.connection.max_pings_per_second = s.max_pings_per_second;
   m.quality = s.quality;
   return m;
 }
@@ -56,12 +57,18 @@ struct Network::Parts {
         genesis(genesis_spec),
         m(metrics),
         peer_store(chain_store),
-        book(AddressBookSettings{s.reconnect, s.quality, kMaxAddressBook}, key.public_key()),
+        book(AddressBookSettings{s.reconnect, s.quality, s.max_address_book, s.max_addresses_per_source},
+             key.public_key()),
         manager(io, manager_settings(s), local_peer(s, key, genesis_spec), chain_store, book, bans, peer_store,
                 metrics),
-        listener(io, ListenerSettings{s.listen, s.handshake_timeout, s.max_handshakes, s.max_per_ip}, manager, book,
-                 genesis),
-        dialler(io, DiallerSettings{s.check_interval, s.handshake_timeout, s.max_outbound, s.reconnect.parked_retry},
+        listener(io,
+                 ListenerSettings{s.listen, s.handshake_timeout, s.max_handshakes, s.max_per_ip,
+                                  s.max_genesis_requests_per_minute},
+                 manager, book, genesis),
+        dialler(io,
+                DiallerSettings{s.check_interval, s.handshake_timeout, s.max_outbound, s.reconnect.parked_retry,
+                                s.max_dials_per_second,
+                                static_cast<std::uint32_t>(s.max_outbound + genesis_spec.masternodes.size())},
                 manager, book, metrics),
         partition(kPartitionSettle),
         persist_job(

@@ -80,6 +80,11 @@ struct NetworkSettings {
   Millis idle_timeout = config::defaults::kIdleTimeout;
   std::size_t max_message_size = config::defaults::kMaxMessageSize;
   std::size_t send_queue_limit = config::defaults::kSendQueueLimit;
+  std::size_t max_address_book = config::defaults::kMaxAddressBook;
+  std::size_t max_addresses_per_source = config::defaults::kMaxAddressesPerSource;
+  std::uint32_t max_dials_per_second = config::defaults::kMaxDialsPerSecond;
+  std::uint32_t max_genesis_requests_per_minute = config::defaults::kMaxGenesisRequestsPerMinute;
+  std::uint32_t max_pings_per_second = config::defaults::kMaxPingsPerSecond;
   p2p::ReconnectSettings reconnect;
   p2p::PeerQualitySettings quality;
   p2p::Role role = p2p::Role::Regular;

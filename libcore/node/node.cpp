@@ -233,7 +233,7 @@ util::Result<void> serve(const NodeOptions& options, const Identity& id, store::
   ChainSync sync(store, metrics, sync_settings_from(c), make_sync_hooks(network.peer_actions(), metrics));
   std::set<crypto::PublicKey> masternodes;
   for (const auto& mn : id.genesis.masternodes) masternodes.insert(mn.pubkey);
-  MessageRouter router(network.peer_actions(), sync, network.address_book(), id.genesis, masternodes);
+  MessageRouter router(network.peer_actions(), sync, network.address_book(), id.genesis);
   network.set_handler(router);
   auto p2p_port = network.start();
   if (!p2p_port) return tl::unexpected(p2p_port.error());

@@ -19,8 +19,10 @@ namespace core::node {
 // What the message side hears about peers (implemented by MessageRouter).
 class PeerHandler {
  public:
-  // A peer finished its handshake and duplicate resolution: it is connected.
-  virtual void on_connected(const crypto::PublicKey& id, const p2p::Hello& hello, bool outbound) = 0;
+  // A peer finished its handshake and duplicate resolution: it is
+  // connected, from `source_ip`.
+  virtual void on_connected(const crypto::PublicKey& id, const p2p::Hello& hello, bool outbound,
+                            const std::string& source_ip) = 0;
   // A chain or gossip message from a connected peer.
   virtual void on_message(const crypto::PublicKey& from, p2p::Message message) = 0;
   // The peer's last connection closed.
@@ -43,6 +45,8 @@ class PeerActions {
   virtual void ban(const crypto::PublicKey& peer, const std::string& reason) = 0;
   // "abc123@1.2.3.4:24100 (inbound)" for a connected peer, else its short id.
   virtual std::string describe(const crypto::PublicKey& peer) const = 0;
+  // The IP a connected peer connects from ("" if it is not connected).
+  virtual std::string source_ip(const crypto::PublicKey& peer) const = 0;
   // Connected peers that accept connections (their listen address), as
   // gossip entries seen now.
   virtual std::vector<p2p::PeerEntry> listening_peers() const = 0;

@@ -31,6 +31,11 @@ inline NetworkSettings network_settings_from(const config::NodeConfig& c, p2p::R
   s.ping_interval = c.ping_interval;
   s.idle_timeout = c.idle_timeout;
   s.max_message_size = c.max_message_size;
+  s.max_address_book = c.max_address_book;
+  s.max_addresses_per_source = c.max_addresses_per_source;
+  s.max_dials_per_second = c.max_dials_per_second;
+  s.max_genesis_requests_per_minute = c.max_genesis_requests_per_minute;
+  s.max_pings_per_second = c.max_pings_per_second;
   s.reconnect = p2p::reconnect_settings_from(c);
   s.quality = p2p::peer_quality_settings_from(c);
   s.role = role;

@@ -25,21 +25,24 @@ std::optional<chain::BlockHeader> ChainSync::Impl::header_of(const Hash32& h) co
   return store.header(h);
 }
 
-// The best chain we know of but do not have: best header or trusted claim.
+// The best chain we know of: our tip, or the best validated header beyond
+// it. Claims are hints: they never make a target.
 TipRef ChainSync::Impl::target() const {
   TipRef t = tip();
   if (best_header && chain::is_better_tip(*best_header, t)) t = *best_header;
-  for (const auto& [id, p] : peers)
-    if (p.claim_trusted && !refused.count(p.tip.hash) && chain::is_better_tip(p.tip, t)) t = p.tip;
   return t;
 }
 
+// Validated headers of a better chain wait for bodies, and a peer that has
+// shown them (and is not resting after a stall) can serve the next one.
 bool ChainSync::Impl::syncing() const {
-  if (!download.empty()) return true;
-  const auto ours = tip();
-  for (const auto& [id, p] : peers)
-    if (p.claim_trusted && !refused.count(p.tip.hash) && chain::is_better_tip(p.tip, ours)) return true;
-  return false;
+  if (download.empty()) return false;
+  const auto next = pending.find(download.front());
+  if (next == pending.end()) return false;
+  return std::any_of(peers.begin(), peers.end(), [&](const auto& kv) {
+    const auto& p = kv.second;
+    return p.proven.height >= next->second.height && last_now >= p.resting_until;
+  });
 }
 
 PeerSync* ChainSync::Impl::peer(const PublicKey& id) {
@@ -47,18 +50,34 @@ PeerSync* ChainSync::Impl::peer(const PublicKey& id) {
   return it == peers.end() ? nullptr : &it->second;
 }
 
+// A claim (or better: a tip it has shown).
 void ChainSync::Impl::learn_tip(const PublicKey& id, PeerSync& p, const TipRef& t) {
-  if (chain::is_better_tip(t, p.tip)) {
-    p.tip = t;
-    m.peer_height.with({id.hex()}).set(static_cast<double>(t.height));
-  }
+  (void)id;
+  if (chain::is_better_tip(t, p.tip)) p.tip = t;
   p.known.insert(t.hash);
 }
 
-// The peer earned its claim back: also forget that it once stalled.
+// A tip the peer has shown (what tnode_peer_height and /peers report).
+void ChainSync::Impl::prove(const PublicKey& id, PeerSync& p, const TipRef& t) {
+  learn_tip(id, p, t);
+  if (!chain::is_better_tip(t, p.proven)) return;
+  p.proven = t;
+  m.peer_height.with({id.hex()}).set(static_cast<double>(t.height));
+}
+
+// The peer earned its claim back: also forget that it (or its IP) stalled.
 void ChainSync::Impl::trust(const PublicKey& id, PeerSync& p) {
   p.claim_trusted = true;
   distrusted.erase(id);
+  if (!p.source.empty()) distrusted_ips.erase(p.source);
+}
+
+void ChainSync::Impl::distrust(const PublicKey& id, const PeerSync& p) {
+  if (distrusted.size() >= kMaxDistrusted) distrusted.clear();
+  distrusted[id] = Distrust{p.resting_until, p.timeout};
+  if (p.source.empty()) return;
+  if (distrusted_ips.size() >= kMaxDistrusted) distrusted_ips.clear();
+  distrusted_ips[p.source] = Distrust{p.resting_until, p.timeout};
 }
 
 void ChainSync::Impl::forget_requests_of(const PublicKey& id) {
@@ -184,7 +203,7 @@ void ChainSync::Impl::on_headers(const PublicKey& from, const p2p::Headers& msg,
         break;
       }
     }
-    learn_tip(from, *p, TipRef{h.height, hash});
+    prove(from, *p, TipRef{h.height, hash});
     parent = h;
     parent_hash = hash;
   }
@@ -220,6 +239,7 @@ void ChainSync::Impl::on_blocks(const PublicKey& from, const p2p::Blocks& msg, C
       continue;
     }
     if (auto it = in_flight.find(hash); it != in_flight.end() && it->second == from) in_flight.erase(it);
+    prove(from, *p, TipRef{b.header.height, hash});  // we asked for it by a validated header: it has it
     if (!pending.count(hash) || received.count(hash) || store.has_block(hash)) continue;
     if (auto ok = chain::check_body(b); !ok) {
       if (hooks.invalid_block) hooks.invalid_block(from, ok.error());
@@ -335,6 +355,7 @@ void ChainSync::Impl::on_new_block(const PublicKey& from, const chain::BlockHead
   const auto hash = h.hash();
   learn_tip(from, *p, TipRef{h.height, hash});
   p->lacks.clear();
+  if (known_block(hash)) prove(from, *p, TipRef{h.height, hash});
   if (!known_block(hash) && !refused.count(h.parent)) {
     if (auto parent = header_of(h.parent)) {
       if (auto ok = chain::check_header(h, *parent, context()); !ok) {
@@ -344,6 +365,7 @@ void ChainSync::Impl::on_new_block(const PublicKey& from, const chain::BlockHead
       }
       // A valid header it can be asked for: its claim is good again.
       trust(from, *p);
+      prove(from, *p, TipRef{h.height, hash});
       add_pending(h, hash);
     }
     // Unknown parent: a trusted peer's better claim makes pump() ask it
@@ -362,23 +384,31 @@ ChainSync::ChainSync(store::ChainStore& store, metrics::NodeMetrics& metrics, Sy
 
 ChainSync::~ChainSync() = default;
 
-void ChainSync::add_peer(const crypto::PublicKey& peer, const chain::TipRef& tip, SyncClock::time_point now) {
-  auto& p = impl_->peers[peer];
+void ChainSync::add_peer(const crypto::PublicKey& peer, const chain::TipRef& tip, SyncClock::time_point now,
+                         const std::string& source) {
+  auto& im = *impl_;
+  auto& p = im.peers[peer];
   p = PeerSync{};
-  p.tip = tip;
-  p.timeout = impl_->s.stall_timeout;
-  p.known.insert(tip.hash);
-  impl_->m.peer_height.with({peer.hex()}).set(static_cast<double>(tip.height));
-  if (auto it = impl_->distrusted.find(peer); it != impl_->distrusted.end()) {
-    if (now < it->second.until) {
-      p.claim_trusted = false;
-      p.resting_until = it->second.until;
-      p.timeout = it->second.timeout;
-    } else {
-      impl_->distrusted.erase(it);
-    }
+  p.source = source;
+  p.timeout = im.s.stall_timeout;
+  p.proven = TipRef{0, im.store.genesis_hash()};
+  im.m.peer_height.with({peer.hex()}).set(0);
+  // Its Hello's tip is a claim; proven only when we know that block.
+  if (im.store.has_block(tip.hash)) im.prove(peer, p, tip);
+  im.learn_tip(peer, p, tip);
+  // A peer that stalled, or a new key from an IP whose peer stalled, starts
+  // distrusted and resting until that runs out.
+  for (const auto* d : {im.distrusted.count(peer) ? &im.distrusted[peer] : nullptr,
+                        !source.empty() && im.distrusted_ips.count(source) ? &im.distrusted_ips[source] : nullptr}) {
+    if (!d || now >= d->until) continue;
+    p.claim_trusted = false;
+    p.resting_until = std::max(p.resting_until, d->until);
+    p.timeout = std::max(p.timeout, d->timeout);
   }
-  impl_->pump(now);
+  if (auto it = im.distrusted.find(peer); it != im.distrusted.end() && now >= it->second.until) im.distrusted.erase(it);
+  if (auto it = im.distrusted_ips.find(source); it != im.distrusted_ips.end() && now >= it->second.until)
+    im.distrusted_ips.erase(it);
+  im.pump(now);
 }
 
 void ChainSync::remove_peer(const crypto::PublicKey& peer, SyncClock::time_point now) {
@@ -398,7 +428,7 @@ std::optional<SyncPeerView> ChainSync::peer_view(const crypto::PublicKey& peer) 
   auto it = impl_->peers.find(peer);
   if (it == impl_->peers.end()) return std::nullopt;
   const auto& p = it->second;
-  return SyncPeerView{p.tip, p.blocks_served, p.timeout, p.claim_trusted};
+  return SyncPeerView{p.proven, p.tip, p.blocks_served, p.timeout, p.claim_trusted};
 }
 
 p2p::Headers ChainSync::headers_for(const p2p::GetHeaders& request) const {
@@ -412,13 +442,13 @@ void ChainSync::note_headers_request(const crypto::PublicKey& peer, const p2p::G
   auto* p = impl_->peer(peer);
   if (!p || request.locator.empty()) return;
   if (auto h = impl_->store.header(request.locator.front()))
-    impl_->learn_tip(peer, *p, chain::TipRef{h->height, request.locator.front()});
+    impl_->prove(peer, *p, chain::TipRef{h->height, request.locator.front()});
 }
 
 void ChainSync::note_blocks_served(const crypto::PublicKey& peer, const p2p::Blocks& reply) {
   auto* p = impl_->peer(peer);
   if (!p) return;
-  for (const auto& b : reply.blocks) impl_->learn_tip(peer, *p, chain::TipRef{b.header.height, b.hash()});
+  for (const auto& b : reply.blocks) impl_->prove(peer, *p, chain::TipRef{b.header.height, b.hash()});
 }
 
 void ChainSync::on_headers(const crypto::PublicKey& from, const p2p::Headers& message, SyncClock::time_point now) {

@@ -15,7 +15,8 @@
 //      invalid one costs the sender (SyncHooks::invalid_block).
 //   3. Bodies of the best header chain are fetched in a sliding window
 //      (`window` blocks ahead of the tip), split into GetBlocks requests
-//      spread over every peer whose tip is high enough, at most
+//      spread over every peer that has shown a tip high enough (claims are
+//      hints: only headers, blocks or a locator show a tip), at most
 //      `requests_per_peer` outstanding per peer; blocks are applied in
 //      order, each one (or a whole reorganisation) a single store batch.
 //   4. A request not answered within the peer's stall timeout is re-issued
@@ -23,7 +24,8 @@
 //      no longer trusted, and its timeout doubles (up to
 //      max_stall_timeout). Each timely answer halves it again (down to
 //      stall_timeout). The timeout is kept per peer, so one staller never
-//      slows the requests to honest peers.
+//      slows the requests to honest peers. The distrust outlives the
+//      connection and covers new keys from the same IP, until one serves.
 //   5. A block that becomes our tip is announced (NewBlock) to every peer
 //      that does not know it yet: not to its source, never twice to a
 //      peer. During a long catch-up only the final tip is announced.
@@ -106,7 +108,8 @@ struct SyncStatus {
 
 // What the sync layer knows of one peer, for GET /peers.
 struct SyncPeerView {
-  chain::TipRef tip;                           // the best tip it has shown us
+  chain::TipRef tip;                           // the best tip it has shown us (headers, blocks)
+  chain::TipRef claimed;                       // the best tip it claims (a hint until shown)
   std::uint64_t blocks_received = 0;           // blocks it delivered in answer to our requests
   std::chrono::milliseconds stall_timeout{0};  // its current request timeout
   bool claim_trusted = true;                   // false after it stalled or could not show its claimed chain
@@ -119,11 +122,14 @@ class ChainSync {
   ChainSync(const ChainSync&) = delete;
   ChainSync& operator=(const ChainSync&) = delete;
 
-  // A peer finished its handshake claiming `tip`; it leaves with remove_peer
-  // (its outstanding requests go to other peers).
-  void add_peer(const crypto::PublicKey& peer, const chain::TipRef& tip, SyncClock::time_point now);
+  // A peer finished its handshake claiming `tip` (a hint: it counts as
+  // shown only if we know that block), connected from `source` (its IP:
+  // a new key from an IP whose peer stalled starts distrusted too). It
+  // leaves with remove_peer (its outstanding requests go to other peers).
+  void add_peer(const crypto::PublicKey& peer, const chain::TipRef& tip, SyncClock::time_point now,
+                const std::string& source = "");
   void remove_peer(const crypto::PublicKey& peer, SyncClock::time_point now);
-  // The best tip the peer has shown us (Hello, NewBlock, Headers).
+  // The best tip the peer has claimed (Hello, NewBlock) or shown.
   std::optional<chain::TipRef> peer_tip(const crypto::PublicKey& peer) const;
   std::optional<SyncPeerView> peer_view(const crypto::PublicKey& peer) const;
 
@@ -149,8 +155,11 @@ class ChainSync {
   // Stall checks, new requests, progress logs. Call every few hundred ms.
   void tick(SyncClock::time_point now);
 
-  // True while a better chain than ours is known (a trusted peer claims one,
-  // or headers of one wait for bodies): a masternode does not produce then.
+  // True while validated headers of a better chain wait for their bodies
+  // and a peer that has shown them (and is not resting after a stall) can
+  // serve the next one: a masternode does not produce then. A claim alone
+  // (Hello, NewBlock with an unknown parent) never makes it true, and a
+  // chain nobody serves is dropped after 2 x max_stall_timeout.
   bool syncing() const;
   SyncStatus status() const;
   // Newest first: our best header (if beyond the tip), then the main chain

@@ -78,6 +78,11 @@ struct ChainSync::Impl {
     std::chrono::milliseconds timeout;
   };
   std::map<crypto::PublicKey, Distrust> distrusted;
+  // The same by source IP: a new key from an IP that stalled starts
+  // distrusted too, until a peer from it serves. Bounded.
+  std::map<std::string, Distrust> distrusted_ips;
+  // The time of the last step (pump), for the const queries.
+  SyncClock::time_point last_now{};
   std::size_t rr_cursor = 0;  // round-robin start among peers
   std::uint64_t stalls = 0;
   // The last block applied or request answered; set by the first tick
@@ -98,6 +103,9 @@ struct ChainSync::Impl {
 
   PeerSync* peer(const crypto::PublicKey& id);
   void learn_tip(const crypto::PublicKey& id, PeerSync& p, const chain::TipRef& t);
+  void prove(const crypto::PublicKey& id, PeerSync& p, const chain::TipRef& t);
+  void promote_claims();
+  void distrust(const crypto::PublicKey& id, const PeerSync& p);
   void answered(const crypto::PublicKey& id, PeerSync& p, SyncClock::time_point now);
   void stalled(const crypto::PublicKey& id, PeerSync& p, SyncClock::time_point now, const std::string& what);
   void trust(const crypto::PublicKey& id, PeerSync& p);

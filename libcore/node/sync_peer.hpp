@@ -11,6 +11,7 @@
 #include <deque>
 #include <optional>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "libcore/chain/fork_choice.hpp"
@@ -56,7 +57,14 @@ struct BlockRequest {
 struct PeerSync {
   using Clock = std::chrono::steady_clock;
 
+  // The best tip it claims (Hello, NewBlock): a hint, used only to decide
+  // whom to ask for headers.
   chain::TipRef tip;
+  // The best tip it has shown: headers it sent that we validated (or
+  // knew), blocks it served us or we served it, a locator naming our
+  // blocks. Only this makes it a source of bodies.
+  chain::TipRef proven;
+  std::string source;  // its IP, for distrust that survives a new key
   // False after the peer stalled or could not back its claim with headers;
   // true again when it announces a new block or delivers.
   bool claim_trusted = true;

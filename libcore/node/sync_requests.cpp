@@ -25,15 +25,26 @@ void ChainSync::Impl::stalled(const PublicKey& id, PeerSync& p, Clock::time_poin
   p.timeout = std::min(s.max_stall_timeout, p.timeout * 2);
   p.resting_until = now + p.timeout;
   p.claim_trusted = false;
-  if (distrusted.size() >= kMaxDistrusted) distrusted.clear();
-  distrusted[id] = Distrust{p.resting_until, p.timeout};
+  distrust(id, p);
   spdlog::info("sync: peer {} did not answer {} within {}; asking other peers (its timeout is now {})", short_id(id),
                what, util::format_duration(waited), util::format_duration(p.timeout));
   if (hooks.penalise) hooks.penalise(id, p2p::ScoreEvent::Stalled, "no answer to " + what);
 }
 
+// A claimed tip whose hash is a header we validated (shown by another peer)
+// counts as shown: the claimer is asked for bodies like the peer that showed
+// them, and stalls like any other peer if it lied.
+void ChainSync::Impl::promote_claims() {
+  for (auto& [id, p] : peers) {
+    if (!p.claim_trusted || p.tip.hash == p.proven.hash || !known_block(p.tip.hash)) continue;
+    if (auto h = header_of(p.tip.hash)) prove(id, p, TipRef{h->height, p.tip.hash});
+  }
+}
+
 void ChainSync::Impl::pump(Clock::time_point now) {
+  last_now = std::max(last_now, now);
   check_best();
+  promote_claims();
   request_headers(now);
   request_blocks(now);
   log_progress(now);
@@ -87,7 +98,7 @@ void ChainSync::Impl::request_blocks(Clock::time_point now) {
   if (wanted.empty()) return;
   std::vector<const PublicKey*> eligible;
   for (const auto& [id, p] : peers)
-    if (p.active_requests() < s.requests_per_peer && now >= p.resting_until && p.tip.height >= wanted.front().second)
+    if (p.active_requests() < s.requests_per_peer && now >= p.resting_until && p.proven.height >= wanted.front().second)
       eligible.push_back(&id);
   if (eligible.empty()) return;
   // Spread: every eligible peer gets a share, none more than a request's worth.
@@ -105,7 +116,7 @@ void ChainSync::Impl::request_blocks(Clock::time_point now) {
       if (p.active_requests() >= s.requests_per_peer) continue;
       BlockRequest request;
       for (std::size_t i = 0; i < wanted.size() && request.hashes.size() < share; ++i) {
-        if (taken[i] || p.lacks.count(wanted[i].first) || wanted[i].second > p.tip.height) continue;
+        if (taken[i] || p.lacks.count(wanted[i].first) || wanted[i].second > p.proven.height) continue;
         taken[i] = true;
         request.hashes.push_back(wanted[i].first);
       }

@@ -101,6 +101,8 @@ class WireStream {
   asio::awaitable<tl::expected<std::uint32_t, Failure>> peek_magic(SteadyTime deadline);
   // Frames from now on use `magic` (both directions).
   void use_magic(std::uint32_t magic);
+  // Frames read from now on may carry up to this many payload bytes.
+  void set_max_message_size(std::size_t max_message_size) { decoder_.set_max_message_size(max_message_size); }
 
   // Deadline for the reads and writes started from now on (Beast timeouts).
   void expires_at(SteadyTime deadline) { stream_.expires_at(deadline); }

@@ -18,6 +18,7 @@
 // config::NodeConfig (this header does not see NodeConfig).
 
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -61,6 +62,8 @@ struct PeerQualitySettings {
   std::int32_t ban_threshold = config::defaults::kBanThreshold;
   Millis ban_duration = config::defaults::kBanDuration;
   Millis score_half_life = config::defaults::kScoreHalfLife;
+  std::int32_t ip_ban_threshold = config::defaults::kIpBanThreshold;
+  Millis ip_ban_duration = config::defaults::kIpBanDuration;
 
   friend bool operator==(const PeerQualitySettings&, const PeerQualitySettings&) = default;
 };
@@ -260,8 +263,9 @@ class PeerScore {
   // Decays to `now`, adds score_step(e), clamps.
   void apply(ScoreEvent e, TimePoint now) { add(score_step(e), now); }
   void add(double step, TimePoint now);
-  // value(now) <= ban_threshold.
-  bool should_ban(TimePoint now, std::int32_t ban_threshold) const { return value(now) <= ban_threshold; }
+  // The score as operators see it (rounded to a whole number) is at or
+  // below ban_threshold: two steps of -25 a second apart (-49.97) reach -50.
+  bool should_ban(TimePoint now, std::int32_t ban_threshold) const { return std::lround(value(now)) <= ban_threshold; }
 
   Millis half_life() const { return half_life_; }
   // The stored value and the time it was last updated (decay is computed

@@ -73,6 +73,10 @@ class FrameDecoder {
   std::size_t buffered() const { return header_size_ + payload_.size(); }
   bool failed() const { return failure_.has_value(); }
   std::size_t max_message_size() const { return max_message_size_; }
+  // A new payload bound, from the next frame header on (a frame in
+  // progress keeps the bound it was checked against). The node reads a
+  // handshake with a small bound and raises it once the peer is known.
+  void set_max_message_size(std::size_t max_message_size) { max_message_size_ = max_message_size; }
 
  private:
   void header_field_complete();

@@ -48,6 +48,15 @@ inline constexpr std::uint32_t kMaxBlocksPerMessage = 128;              // GetBl
 inline constexpr std::size_t kMaxBlockBytes = std::size_t{4} << 20;
 inline constexpr std::uint32_t kMaxPeersPerMessage = 1000;          // Peers
 inline constexpr std::size_t kMaxPeerAddress = chain::kMaxAddress;  // Peers[].address
+// The largest valid Hello payload (every string at its limit), and so the
+// largest frame a peer may send before its handshake is complete: nothing
+// valid before the ACK is bigger (HelloAck is a signature, Reject at most
+// 6 + kMaxRejectDetail, GetGenesis empty). A node reads at most this much
+// from a peer it does not know yet, whatever max_message_size is.
+inline constexpr std::size_t kMaxHelloPayload =
+    4 + 4 + (4 + kMaxNetworkName) + 32 + 32 + 1 + 2 + 8 + 32 + 32 + (4 + kMaxUserAgent) + 32 + 64;
+inline constexpr std::size_t kMaxHandshakeFrame =
+    kMaxHelloPayload > 6 + kMaxRejectDetail ? kMaxHelloPayload : 6 + kMaxRejectDetail;
 // The canonical genesis encoding inside Genesis. Note it is larger than the
 // default max_message_size: a genesis that big needs a larger setting.
 inline constexpr std::size_t kMaxGenesisBytes = std::size_t{16} << 20;

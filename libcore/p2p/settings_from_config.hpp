@@ -30,6 +30,8 @@ inline PeerQualitySettings peer_quality_settings_from(const config::NodeConfig& 
   s.ban_threshold = c.ban_threshold;
   s.ban_duration = c.ban_duration;
   s.score_half_life = c.score_half_life;
+  s.ip_ban_threshold = c.ip_ban_threshold;
+  s.ip_ban_duration = c.ip_ban_duration;
   return s;
 }
 

@@ -487,6 +487,11 @@ TEST_CASE("rule: a block beyond max_clock_drift in the future is refused, within
   CHECK_THAT(r.error().message(), Contains("from_the_future: "));
   CHECK_THAT(r.error().message(), Contains("2001 ms ahead of local time"));
   CHECK(fault_of(core::chain::check_block(b, net.genesis, net.at(ts - 60'000))) == BlockFault::FromTheFuture);
+  // More than kFarFutureMs beyond the drift is no clock error: far_future.
+  CHECK(fault_of(core::chain::check_block(b, net.genesis, net.at(ts - 2000 - core::chain::kFarFutureMs))) ==
+        BlockFault::FromTheFuture);
+  CHECK(fault_of(core::chain::check_block(b, net.genesis, net.at(ts - 2001 - core::chain::kFarFutureMs))) ==
+        BlockFault::FarFuture);
   // The drift is a setting.
   CHECK(fault_of(core::chain::check_block(b, net.genesis, net.at(ts - 1, 0))) == BlockFault::FromTheFuture);
   CHECK(core::chain::check_block(b, net.genesis, net.at(ts, 0)).has_value());
@@ -603,6 +608,7 @@ TEST_CASE("every fault has a stable, distinct name", "[unit][chain][validation]"
       {BlockFault::WrongProducer, "wrong_producer"},
       {BlockFault::TimestampOutsideSlot, "timestamp_outside_slot"},
       {BlockFault::FromTheFuture, "from_the_future"},
+      {BlockFault::FarFuture, "far_future"},
       {BlockFault::BadSignature, "bad_signature"},
       {BlockFault::BadTxRoot, "bad_tx_root"},
       {BlockFault::BadCoinbase, "bad_coinbase"},

@@ -139,18 +139,18 @@ TEST_CASE("address book: recent attempts are bounded", "[unit][node]") {
   CHECK(e.recent_attempts_ms.back() == kWall0 + static_cast<std::int64_t>(core::node::kRecentAttempts + 4));
 }
 
-TEST_CASE("address book: gossip adds discovered entries, never ourselves, and is fresh evidence only when newer",
+TEST_CASE("address book: gossip adds discovered hints, never ourselves, and is fresh evidence only when newer",
           "[unit][node]") {
   auto book = book_of();
   const auto own = test::key(1).public_key(), other = test::key(5).public_key();
-  book.learn({own, "127.0.0.1:7", core::p2p::Role::Regular, kWall0}, false, t0);
+  book.learn({own, "127.0.0.1:7", core::p2p::Role::Regular, kWall0}, "10.9.9.9", t0);
   CHECK(book.size() == 0);
-  book.learn({other, "not an address", core::p2p::Role::Regular, kWall0}, false, t0);
+  book.learn({other, "not an address", core::p2p::Role::Regular, kWall0}, "10.9.9.9", t0);
   CHECK(book.size() == 0);
-  book.learn({other, "127.0.0.1:8", core::p2p::Role::Regular, kWall0}, false, t0);
+  book.learn({other, "127.0.0.1:8", core::p2p::Role::Regular, kWall0}, "10.9.9.9", t0);
   REQUIRE(book.find("127.0.0.1:8"));
   CHECK(book.find("127.0.0.1:8")->source == "gossip");
-  CHECK(book.find("127.0.0.1:8")->node_id == other);
+  CHECK_FALSE(book.find("127.0.0.1:8")->node_id.has_value());  // a claim, not verified
 
   // Parked after failures; a report older than our last attempt changes
   // nothing, a newer one unparks it.
@@ -160,9 +160,9 @@ TEST_CASE("address book: gossip adds discovered entries, never ourselves, and is
     book.record_failure(e, core::p2p::ScoreEvent::Refused, "x", t0, zero());
   }
   REQUIRE(e.state.parked());
-  book.learn({other, "127.0.0.1:8", core::p2p::Role::Regular, kWall0 + 50}, false, t0);
+  book.learn({other, "127.0.0.1:8", core::p2p::Role::Regular, kWall0 + 50}, "10.9.9.9", t0);
   CHECK(e.state.parked());
-  book.learn({other, "127.0.0.1:8", core::p2p::Role::Regular, kWall0 + 200}, false, t0);
+  book.learn({other, "127.0.0.1:8", core::p2p::Role::Regular, kWall0 + 200}, "10.9.9.9", t0);
   CHECK_FALSE(e.state.parked());
 }
 
@@ -224,4 +224,71 @@ TEST_CASE("address book: after an unban the node's addresses get a fresh start",
   book.fresh_start(id, t0);
   CHECK_FALSE(e.state.parked());
   CHECK(e.score.value(t0) == 0);
+}
+
+TEST_CASE("address book: gossip never makes a masternode entry, and one source cannot fill the book", "[unit][node]") {
+  AddressBookSettings s;
+  s.max_entries = 100;
+  s.max_per_source = 10;
+  AddressBook book(s, test::key(1).public_key());
+  const auto mn = test::key(2).public_key();
+  for (std::uint16_t i = 0; i < 50; ++i)
+    book.learn({mn, "127.0.0.1:" + std::to_string(20000 + i), core::p2p::Role::Masternode, kWall0}, "10.0.0.66", t0);
+  CHECK(book.size() == 10);
+  CHECK(book.introduced_by("10.0.0.66") == 10);
+  for (const auto& [k, e] : book.entries()) {
+    CHECK(e.state.peer_class() == PeerClass::Discovered);
+    CHECK_FALSE(e.node_id.has_value());
+  }
+  // Another source still gets its share.
+  book.learn({mn, "127.0.0.2:1", core::p2p::Role::Regular, kWall0}, "10.0.0.67", t0);
+  CHECK(book.size() == 11);
+}
+
+TEST_CASE("address book: bounded for every class together; genesis and config take the worst discovered place",
+          "[unit][node]") {
+  AddressBookSettings s;
+  s.max_entries = 4;
+  s.max_per_source = 4;
+  AddressBook book(s, test::key(1).public_key());
+  for (std::uint16_t i = 1; i <= 4; ++i)
+    book.learn({test::key(3).public_key(), "127.0.0.1:" + std::to_string(i), core::p2p::Role::Regular, kWall0},
+               "10.0.0.1", t0);
+  REQUIRE(book.size() == 4);
+  // The worst discovered entry: lowest score among the unverified ones.
+  book.find("127.0.0.1:2")->score.apply(core::p2p::ScoreEvent::Timeout, t0);
+  REQUIRE(book.add(at(9), PeerClass::Static, "config"));
+  CHECK(book.size() == 4);
+  CHECK(book.find("127.0.0.1:2") == nullptr);
+  CHECK(book.add(at(10), PeerClass::Discovered, "gossip", std::nullopt, "10.0.0.2") == nullptr);
+}
+
+TEST_CASE("address book: an inbound peer's announced address never takes over an entry verified for another node",
+          "[unit][node]") {
+  auto book = book_of();
+  const auto honest = test::key(4).public_key(), attacker = test::key(5).public_key();
+  auto& e = *book.add(at(7), PeerClass::Static, "config");
+  book.record_attempt(e, t0, kWall0);
+  book.record_success(e, honest, t0, kWall0);  // our dial found the honest node there
+  const double score = e.score.value(t0);
+  for (int i = 0; i < 3; ++i) {
+    book.record_attempt(e, t0, kWall0);
+    book.record_failure(e, core::p2p::ScoreEvent::Refused, "x", t0, zero());
+  }
+  const auto failures = e.state.consecutive_failures();
+  // The attacker, on the same IP, announces the honest port.
+  book.record_inbound(at(7), attacker, "127.0.0.1", t0 + seconds(1), kWall0 + 1000);
+  CHECK(e.node_id == honest);
+  CHECK(e.state.consecutive_failures() == failures);  // no fresh evidence granted
+  CHECK(e.score.value(t0) == Approx(e.score.value(t0)));
+  CHECK(e.score.value(t0) < score);  // only its own dial outcomes moved it
+  CHECK(e.state.peer_class() == PeerClass::Static);
+  // The honest node itself coming in is fresh evidence for its own entry.
+  book.record_inbound(at(7), honest, "127.0.0.1", t0 + seconds(2), kWall0 + 2000);
+  CHECK(e.state.attempts() == 0);
+  // An unknown announced address is added unverified, counted against the IP.
+  book.record_inbound(at(8), attacker, "127.0.0.3", t0, kWall0);
+  REQUIRE(book.find("127.0.0.1:8"));
+  CHECK_FALSE(book.find("127.0.0.1:8")->node_id.has_value());
+  CHECK(book.introduced_by("127.0.0.3") == 1);
 }

@@ -44,6 +44,7 @@ struct FakePeers final : core::node::PeerActions {
   void penalise(const PublicKey& p, ScoreEvent e, const std::string&) override { penalties.emplace_back(p, e); }
   void ban(const PublicKey& p, const std::string& reason) override { bans.emplace_back(p, reason); }
   std::string describe(const PublicKey& p) const override { return p.short_hex(); }
+  std::string source_ip(const PublicKey&) const override { return "127.0.0.9"; }
   std::vector<core::p2p::PeerEntry> listening_peers() const override { return listening; }
   void addresses_learned() override { ++learned; }
 
@@ -72,9 +73,7 @@ struct Fixture {
     store = test::open_store(dir / "chain", spec);
     sync = std::make_unique<core::node::ChainSync>(*store, metrics, core::node::SyncSettings{},
                                                    core::node::make_sync_hooks(peers, metrics));
-    std::set<PublicKey> masternodes;
-    for (const auto& k : keys) masternodes.insert(k.public_key());
-    router = std::make_unique<MessageRouter>(peers, *sync, book, spec, masternodes, [] { return t0; });
+    router = std::make_unique<MessageRouter>(peers, *sync, book, spec, [] { return t0; });
   }
 };
 
@@ -87,8 +86,8 @@ TEST_CASE("router: an outbound peer is asked for its peers, an inbound one is no
   core::p2p::Hello hello;
   hello.best_height = 0;
   hello.best_hash = f.store->genesis_hash();
-  f.router->on_connected(peer(1), hello, true);
-  f.router->on_connected(peer(2), hello, false);
+  f.router->on_connected(peer(1), hello, true, "127.0.0.1");
+  f.router->on_connected(peer(2), hello, false, "127.0.0.2");
   auto asked = f.peers.of_type<core::p2p::GetPeers>();
   REQUIRE(asked.size() == 1);
   CHECK(asked[0].first == peer(1));
@@ -112,8 +111,9 @@ TEST_CASE("router: GetPeers is answered with the other listening peers, at most 
   for (const auto& e : replies[0].second.peers) CHECK(e.node_id != peer(1));
 }
 
-TEST_CASE("router: Peers gossip goes to the address book (masternodes classed as such) and wakes the dialler",
-          "[unit][node]") {
+TEST_CASE(
+    "router: Peers gossip goes to the address book as discovered hints, whatever it claims, and wakes the dialler",
+    "[unit][node]") {
   Fixture f;
   core::p2p::Peers gossip;
   gossip.peers.push_back({peer(5), "127.0.0.1:24100", core::p2p::Role::Regular, 1});
@@ -122,8 +122,12 @@ TEST_CASE("router: Peers gossip goes to the address book (masternodes classed as
   CHECK(f.peers.learned == 1);
   REQUIRE(f.book.find("127.0.0.1:24100"));
   CHECK(f.book.find("127.0.0.1:24100")->state.peer_class() == core::p2p::PeerClass::Discovered);
+  // Tagged with a genesis masternode's id and role: still a discovered
+  // address, with no node id (only our own dial verifies one).
   REQUIRE(f.book.find("127.0.0.1:24102"));
-  CHECK(f.book.find("127.0.0.1:24102")->state.peer_class() == core::p2p::PeerClass::Masternode);
+  CHECK(f.book.find("127.0.0.1:24102")->state.peer_class() == core::p2p::PeerClass::Discovered);
+  CHECK_FALSE(f.book.find("127.0.0.1:24102")->node_id.has_value());
+  CHECK(f.book.introduced_by("127.0.0.9") == 2);
 }
 
 TEST_CASE("router: GetGenesis and GetHeaders are answered to the asker", "[unit][node]") {

@@ -696,7 +696,11 @@ TEST_CASE("a peer whose block requests stall is asked again after each rest, and
     const auto view = node.sync->peer_view(p);
     REQUIRE(view.has_value());
     longest = std::max(longest, view->stall_timeout);
-    if (!dropped && !node.sync->syncing()) dropped = t;
+    // While its only server rests after a stall, the node is not syncing
+    // (a masternode produces); it is again when the peer is asked again.
+    if (t == t0 + seconds(2)) CHECK_FALSE(node.sync->syncing());
+    if (t == t0 + seconds(3)) CHECK(node.sync->syncing());
+    if (!dropped && node.sync->status().pending_headers == 0) dropped = t;
   }
   // Deadline 1 s, rest 2 s: asked again at 3 s. Deadline 2 s, rest 4 s: at 9 s.
   // Deadline 4 s: stalled at 13 s, resting 8 s (the cap) when the chain is dropped.
@@ -754,7 +758,7 @@ TEST_CASE("a peer that stalled and reconnects before its rest is over is not tru
   view = node.sync->peer_view(p);
   REQUIRE(view.has_value());
   CHECK(view->claim_trusted);
-  CHECK(node.sync->syncing());
+  CHECK_FALSE(node.sync->syncing());  // a claim alone: asked for headers, not syncing
   const auto asked = node.rec.of_type<core::p2p::GetHeaders>(mark);
   REQUIRE(asked.size() == 1);
   CHECK(asked[0].first == p);
@@ -847,7 +851,7 @@ TEST_CASE("a peer's longer branch forking below our tip becomes our tip through 
   const auto p = peer_id(1);
   network.serving[p] = &server;
   node.sync->add_peer(p, server.tip(), t0);
-  CHECK(node.sync->syncing());
+  CHECK_FALSE(node.sync->syncing());  // a claim alone: asked for headers, not syncing
   network.deliver(t0 + milliseconds(10));
 
   CHECK(node.tip() == server.tip());
@@ -907,8 +911,7 @@ TEST_CASE("a branch needing a reorganisation deeper than max_reorg_depth is not 
 
 // =================================================================== syncing()
 
-TEST_CASE("syncing() follows trusted better claims: true while one exists, false after a stall or when caught up",
-          "[unit][sync]") {
+TEST_CASE("syncing() follows validated headers a peer can serve: a claim alone never makes it true", "[unit][sync]") {
   QuietLogs quiet;
   Net net;
   const auto blocks = net.chain(net.genesis, 12);
@@ -923,34 +926,75 @@ TEST_CASE("syncing() follows trusted better claims: true while one exists, false
     CHECK_FALSE(node.sync->status().syncing);
     CHECK(node.sync->status().target_height == 2);
   }
-  SECTION("a claim that is not backed within the timeout stops counting") {
+  SECTION("a better claim is a hint: it is asked for headers, but nothing waits for it") {
     const auto p = peer_id(1);
     node.sync->add_peer(p, tip_of(blocks[11]), t0);
-    CHECK(node.sync->syncing());
-    CHECK(node.sync->status().syncing);
-    CHECK(node.sync->status().target_height == 12);
-    node.sync->tick(t0 + milliseconds(1999));
-    CHECK(node.sync->syncing());
+    CHECK(node.rec.of_type<core::p2p::GetHeaders>().size() == 1);
+    CHECK_FALSE(node.sync->syncing());
+    CHECK_FALSE(node.sync->status().syncing);
+    CHECK(node.sync->status().target_height == 2);
     node.sync->tick(t0 + seconds(2));
     CHECK(node.rec.penalties_of(p, ScoreEvent::Stalled) == 1);
     CHECK_FALSE(node.sync->syncing());
-    CHECK(node.sync->status().target_height == 2);
     CHECK(node.tip() == tip_of(ours.back()));
+    // Its claimed height is a hint; what it has shown is what it has.
+    const auto view = node.sync->peer_view(p);
+    REQUIRE(view.has_value());
+    CHECK(view->claimed.height == 12);
+    CHECK(view->tip.height == 0);
   }
-  SECTION("false once caught up") {
+  SECTION("true once headers are validated and their sender can serve; false once caught up") {
     Server server(net, blocks);
     Network network{node, {}, {}};
     const auto p = peer_id(1);
     network.serving[p] = &server;
     node.sync->add_peer(p, server.tip(), t0);
-    CHECK(node.sync->syncing());
+    CHECK_FALSE(node.sync->syncing());
     network.deliver(t0 + milliseconds(10), [](std::size_t i) { return i == 0; });
-    CHECK(node.sync->syncing());  // headers known, bodies not yet
+    CHECK(node.sync->syncing());  // headers validated, bodies not yet
+    CHECK(node.sync->status().target_height == 12);
     network.deliver(t0 + milliseconds(20));
     CHECK(node.tip() == server.tip());
     CHECK_FALSE(node.sync->syncing());
     CHECK(node.sync->status().target_height == 12);
   }
+  SECTION("validated headers whose only source stalls: not syncing while nobody can serve them") {
+    Server server(net, blocks);
+    Network network{node, {}, {}};
+    const auto p = peer_id(1);
+    network.serving[p] = &server;
+    node.sync->add_peer(p, server.tip(), t0);
+    network.deliver(t0 + milliseconds(10), [](std::size_t i) { return i == 0; });  // headers only
+    REQUIRE(node.sync->syncing());
+    node.sync->tick(t0 + seconds(3));  // its block request stalls: it rests
+    CHECK(node.rec.penalties_of(p, ScoreEvent::Stalled) == 1);
+    CHECK_FALSE(node.sync->syncing());
+    CHECK_FALSE(node.sync->status().syncing);
+  }
+}
+
+TEST_CASE("a peer that stalled is distrusted on a new connection, and a new key from its IP is too, until one serves",
+          "[unit][sync]") {
+  QuietLogs quiet;
+  Net net;
+  const auto blocks = net.chain(net.genesis, 12);
+  Node node(net);
+  const auto liar = peer_id(1), fresh = peer_id(2), other_ip = peer_id(3);
+  node.sync->add_peer(liar, tip_of(blocks[11]), t0, "127.0.0.5");
+  node.sync->tick(t0 + seconds(2));  // never answers its GetHeaders
+  REQUIRE(node.rec.penalties_of(liar, ScoreEvent::Stalled) == 1);
+  node.sync->remove_peer(liar, t0 + seconds(2));
+  // A new key from the same IP: not trusted, resting (not asked) for now.
+  const auto asked_before = node.rec.of_type<core::p2p::GetHeaders>().size();
+  node.sync->add_peer(fresh, tip_of(blocks[11]), t0 + seconds(2), "127.0.0.5");
+  auto view = node.sync->peer_view(fresh);
+  REQUIRE(view.has_value());
+  CHECK_FALSE(view->claim_trusted);
+  CHECK(node.rec.of_type<core::p2p::GetHeaders>().size() == asked_before);
+  // The same claim from another IP is trusted and asked.
+  node.sync->add_peer(other_ip, tip_of(blocks[11]), t0 + seconds(2), "127.0.0.6");
+  CHECK(node.sync->peer_view(other_ip)->claim_trusted);
+  CHECK(node.rec.of_type<core::p2p::GetHeaders>().size() == asked_before + 1);
 }
 
 TEST_CASE(
@@ -969,7 +1013,7 @@ TEST_CASE(
   const auto asked = node.rec.of_type<core::p2p::GetHeaders>();
   REQUIRE(asked.size() == 1);
   CHECK(asked[0].first == p);
-  CHECK(node.sync->syncing());
+  CHECK_FALSE(node.sync->syncing());  // a claim alone: asked for headers, not syncing
 
   // No Headers within 2 s: one stall, the claim no longer counts, it rests.
   node.sync->tick(t0 + seconds(2));
@@ -1026,10 +1070,12 @@ TEST_CASE(
     auto st = node.sync->status();
     CHECK(st.pending_headers == 10);
     CHECK(st.target_height == 10);
-    CHECK(node.sync->syncing());  // headers wait for their bodies
-    // The bodies go to p once it has rested (4 s from the stall).
+    // Headers wait for their bodies, but their only server rests: not
+    // syncing until it can be asked (4 s from the stall).
+    CHECK_FALSE(node.sync->syncing());
     CHECK(node.rec.of_type<core::p2p::GetBlocks>().empty());
     node.sync->tick(t0 + seconds(6));
+    CHECK(node.sync->syncing());
     const auto requests = node.rec.of_type<core::p2p::GetBlocks>();
     REQUIRE_FALSE(requests.empty());
     std::vector<Hash32> fetched;

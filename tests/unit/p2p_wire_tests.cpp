@@ -845,3 +845,16 @@ TEST_CASE("an opening Hello must not carry an ack nonce or signature", "[unit][p
   // The reply passes the common checks on the initiator's side.
   CHECK(p2p::check_hello(hs.reply, hs.net.identity(hs.initiator_key)));
 }
+
+TEST_CASE("kMaxHelloPayload is the size of the largest valid Hello, and bounds every handshake-phase message",
+          "[unit][p2p]") {
+  core::p2p::Hello h;
+  h.network = std::string(core::p2p::kMaxNetworkName, 'n');
+  h.user_agent = std::string(core::p2p::kMaxUserAgent, 'u');
+  CHECK(core::p2p::encode(h).size() == core::p2p::kMaxHelloPayload);
+  core::p2p::Reject r;
+  r.detail = std::string(core::p2p::kMaxRejectDetail, 'd');
+  CHECK(core::p2p::encode(r).size() <= core::p2p::kMaxHandshakeFrame);
+  CHECK(core::p2p::encode(core::p2p::HelloAck{}).size() <= core::p2p::kMaxHandshakeFrame);
+  CHECK(core::p2p::kMaxHandshakeFrame < 4096);
+}
