@@ -1,4 +1,5 @@
-// libcore/util: durations, sizes, RFC 3339 time, hex, host:port, files.
+// libcore/util: durations, sizes, RFC 3339 time, hex, host:port, files,
+// printable text for logs.
 
 #include <catch2/catch.hpp>
 
@@ -10,6 +11,7 @@
 #include "libcore/util/address.hpp"
 #include "libcore/util/files.hpp"
 #include "libcore/util/hex.hpp"
+#include "libcore/util/printable.hpp"
 #include "libcore/util/time.hpp"
 #include "libcore/util/units.hpp"
 #include "test_support.hpp"
@@ -488,4 +490,171 @@ TEST_CASE("resolve_path anchors relative paths at the base", "[unit][util]") {
   CHECK(resolve_path("/var/lib/tnode", "/base") == fs::path("/var/lib/tnode"));
   CHECK(resolve_path("~/tnode", "/base") == fs::path("/home/tester/tnode"));
   CHECK(resolve_path("/a/b/../c", "/base") == fs::path("/a/c"));
+}
+
+// ---------------------------------------------------------------- printable text
+
+namespace {
+
+// Every byte value once, in order.
+std::string all_bytes() {
+  std::string s;
+  for (int b = 0; b < 256; ++b) s += static_cast<char>(b);
+  return s;
+}
+
+bool only_printable_ascii(const std::string& s) {
+  for (char c : s)
+    if (c < 0x20 || c > 0x7e) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("printable keeps plain ASCII as it is", "[unit][util]") {
+  using core::util::printable;
+  CHECK(printable("", 16).empty());
+  CHECK(printable("tnode/0.1.0", 64) == "tnode/0.1.0");
+  CHECK(printable("peer is on network \"main\" (x = 1; y != 'z') ~{}[]", 128) ==
+        "peer is on network \"main\" (x = 1; y != 'z') ~{}[]");
+}
+
+TEST_CASE("printable escapes newline, CR and tab so no text can start a log line", "[unit][util]") {
+  using core::util::printable;
+  CHECK(printable("bye\n2026-01-01T00:00:00.000Z warning p2p: forged", 256) ==
+        "bye\\n2026-01-01T00:00:00.000Z warning p2p: forged");
+  CHECK(printable("a\r\nb", 16) == "a\\r\\nb");
+  CHECK(printable("a\tb", 16) == "a\\tb");
+  CHECK(printable("\n", 16) == "\\n");
+  CHECK(printable("\r", 16) == "\\r");
+}
+
+TEST_CASE("printable escapes ESC sequences, NUL, DEL and every other control as \\xNN", "[unit][util]") {
+  using core::util::printable;
+  CHECK(printable("\x1b[31mred\x1b[0m", 64) == "\\x1b[31mred\\x1b[0m");
+  CHECK(printable("\x1b]0;title\x07", 64) == "\\x1b]0;title\\x07");
+  CHECK(printable(std::string_view("a\0b", 3), 16) == "a\\x00b");
+  CHECK(printable("\x7f", 16) == "\\x7f");
+  CHECK(printable("\x01\x1f", 16) == "\\x01\\x1f");
+  // An 8-bit CSI and the UTF-8 of U+009B (a C1 control) alike.
+  CHECK(printable("\x9b"
+                  "2J",
+                  16) == "\\x9b2J");
+  CHECK(printable("\xc2\x9b"
+                  "2J",
+                  16) == "\\xc2\\x9b2J");
+}
+
+TEST_CASE("printable escapes the backslash, so an escape in the text stays visible", "[unit][util]") {
+  using core::util::printable;
+  CHECK(printable("C:\\tnode", 16) == "C:\\\\tnode");
+  // A peer writing the two characters "\n" is told apart from a newline.
+  CHECK(printable("a\\nb", 16) == "a\\\\nb");
+  CHECK(printable("a\nb", 16) == "a\\nb");
+}
+
+TEST_CASE("printable writes invalid UTF-8 and all non-ASCII bytes as \\xNN", "[unit][util]") {
+  using core::util::printable;
+  CHECK(printable("\xff\xfe", 16) == "\\xff\\xfe");
+  CHECK(printable("\xc3", 16) == "\\xc3");                    // a truncated sequence
+  CHECK(printable("\xc0\xaf", 16) == "\\xc0\\xaf");           // an overlong '/'
+  CHECK(printable("\xed\xa0\x80", 16) == "\\xed\\xa0\\x80");  // a surrogate
+  CHECK(printable("caf\xc3\xa9", 16) == "caf\\xc3\\xa9");     // valid UTF-8 too: the result is ASCII
+}
+
+TEST_CASE("printable turns every byte value into printable ASCII", "[unit][util]") {
+  using core::util::printable;
+  const auto out = printable(all_bytes(), 4096);
+  CHECK(only_printable_ascii(out));
+  CHECK(out.find('\n') == std::string::npos);
+  // 95 printable bytes kept (the backslash doubled), \n \r \t, the other 158 as \xNN.
+  CHECK(out.size() == 94 + 2 + 3 * 2 + 158 * 4);
+}
+
+TEST_CASE("printable cuts at the bound after a whole escape and marks the cut", "[unit][util]") {
+  using core::util::kCutMarker;
+  using core::util::printable;
+  CHECK(kCutMarker == "\\...");
+  // Exactly at the bound: not cut.
+  CHECK(printable("abcdefgh", 8) == "abcdefgh");
+  CHECK(printable("abcdefghi", 8) == "abcd\\...");
+  CHECK(printable(std::string(1000, 'x'), 64).size() == 64);
+  CHECK(printable(std::string(1000, 'x'), 64) == std::string(60, 'x') + "\\...");
+  // An escape is never split: "\x1b" does not fit after "ab" in 8 - 4 bytes.
+  CHECK(printable("ab\x1b"
+                  "cdefgh",
+                  8) == "ab\\...");
+  CHECK(printable("a\nbcdefgh", 8) == "a\\nb\\...");
+  CHECK(printable("\n\n\n\n\n", 8) == "\\n\\n\\...");
+  CHECK(printable("abcdefghi", kCutMarker.size()) == "\\...");
+  for (std::size_t bound = kCutMarker.size(); bound < 64; ++bound) {
+    INFO(bound);
+    const auto out = printable(all_bytes(), bound);
+    CHECK(out.size() <= bound);
+    CHECK(out.ends_with(kCutMarker));
+    CHECK(only_printable_ascii(out));
+  }
+}
+
+TEST_CASE("printable: a peer cannot write the cut marker itself", "[unit][util]") {
+  using core::util::printable;
+  // Its backslash is doubled: read from the left, "\\" is the escape of a
+  // backslash and "..." plain text, while the marker is a lone backslash.
+  CHECK(printable("bye\\...", 64) == "bye\\\\...");
+}
+
+TEST_CASE("printable is the identity on plain text and visible on a second pass", "[unit][util]") {
+  using core::util::printable;
+  const std::string plain = "tnode/0.1.0 (linux; x86_64)";
+  CHECK(printable(printable(plain, 256), 256) == plain);
+  // Escaping twice escapes the first pass's backslashes: never mistaken for one pass.
+  const auto once = printable("a\nb", 256);
+  CHECK(printable(once, 256) == "a\\\\nb");
+  CHECK(printable(once, 256) != once);
+}
+
+TEST_CASE("one_line escapes controls and invalid UTF-8 and keeps the rest", "[unit][util]") {
+  using core::util::is_one_line;
+  using core::util::one_line;
+  CHECK(one_line("plain text") == "plain text");
+  CHECK(one_line("a\nb\r\tc") == "a\\nb\\r\\tc");
+  CHECK(one_line("\x1b[2J") == "\\x1b[2J");
+  CHECK(one_line("\x7f") == "\\x7f");
+  CHECK(one_line(std::string_view("\0", 1)) == "\\x00");
+  // Valid UTF-8 is kept, C1 controls and invalid bytes are not.
+  CHECK(one_line("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") == "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  CHECK(one_line("\xc2\x9b"
+                 "2J") == "\\xc2\\x9b2J");
+  CHECK(one_line("\xc2\xa0") == "\xc2\xa0");  // U+00A0 is not a control
+  CHECK(one_line("\xff") == "\\xff");
+  CHECK(one_line("\xc3") == "\\xc3");
+  CHECK(one_line("\xc3(") == "\\xc3(");
+  CHECK(one_line("\xe2\x82") == "\\xe2\\x82");
+  CHECK(one_line("\xc0\xaf") == "\\xc0\\xaf");
+  CHECK(one_line("\xed\xa0\x80") == "\\xed\\xa0\\x80");
+  CHECK(one_line("\xf4\x90\x80\x80") == "\\xf4\\x90\\x80\\x80");
+  // An invalid byte before a valid sequence does not swallow it.
+  CHECK(one_line("\xff\xc3\xa9") == "\\xff\xc3\xa9");
+  // Backslashes are the message's own: kept.
+  CHECK(one_line("C:\\tnode") == "C:\\tnode");
+  CHECK(is_one_line("caf\xc3\xa9 C:\\x"));
+  CHECK_FALSE(is_one_line("a\nb"));
+  CHECK_FALSE(is_one_line("\xff"));
+  CHECK_FALSE(is_one_line("\xc2\x85"));  // NEL
+}
+
+TEST_CASE("one_line is idempotent and leaves printable text unchanged", "[unit][util]") {
+  using core::util::is_one_line;
+  using core::util::one_line;
+  using core::util::printable;
+  const std::string samples[] = {all_bytes(), "bye\n{\"msg\":\"forged\"}\r\n", "\xc3\xa9\xc3", "C:\\n"};
+  for (const auto& s : samples) {
+    const auto once = one_line(s);
+    CHECK(one_line(once) == once);
+    CHECK(is_one_line(once));
+    CHECK(once.find('\n') == std::string::npos);
+    CHECK(once.find('\r') == std::string::npos);
+    const auto p = printable(s, 4096);
+    CHECK(one_line(p) == p);
+  }
 }
