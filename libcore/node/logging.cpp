@@ -3,7 +3,6 @@
 #include <chrono>
 #include <memory>
 
-#include <spdlog/details/fmt_helper.h>
 #include <spdlog/formatter.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/basic_file_sink.h>
@@ -11,22 +10,56 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "libcore/util/printable.hpp"
 #include "libcore/util/time.hpp"
 
 namespace core::node {
 
 namespace {
 
+// Peer-supplied text is made printable where it enters the node (wire.hpp);
+// the sink makes sure of it anyway, for whatever a log call was handed: one
+// record is one line, in both formats. Messages go through util::one_line
+// (control characters and invalid UTF-8 escaped, backslashes kept, so text
+// already printable is unchanged and nothing is escaped twice).
+std::string_view payload_of(const spdlog::details::log_msg& msg) { return {msg.payload.data(), msg.payload.size()}; }
+
+// 2026-11-24T10:00:00.123Z info p2p: ...
+class TextFormatter final : public spdlog::formatter {
+ public:
+  TextFormatter()
+      : pattern_(std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%eZ %l %v",
+                                                             spdlog::pattern_time_type::utc)) {}
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const auto payload = payload_of(msg);
+    if (util::is_one_line(payload)) {
+      pattern_->format(msg, dest);
+      return;
+    }
+    const std::string safe = util::one_line(payload);
+    spdlog::details::log_msg copy = msg;
+    copy.payload = spdlog::string_view_t(safe.data(), safe.size());
+    pattern_->format(copy, dest);
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<TextFormatter>(); }
+
+ private:
+  std::unique_ptr<spdlog::formatter> pattern_;
+};
+
 // {"time":"2026-11-24T10:00:00.123Z","level":"info","msg":"..."}: the
-// message is escaped as JSON (a pattern cannot do that).
+// message is escaped as JSON (a pattern cannot do that), after one_line, so
+// that `msg` reads as the text format's message: a tool printing it raw
+// (jq -r .msg) still prints one line.
 class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
+    const auto level = spdlog::level::to_string_view(msg.level);
     nlohmann::ordered_json line = {{"time", util::format_rfc3339(ms)},
-                                   {"level", std::string(spdlog::level::to_string_view(msg.level).data(),
-                                                         spdlog::level::to_string_view(msg.level).size())},
-                                   {"msg", std::string(msg.payload.data(), msg.payload.size())}};
+                                   {"level", std::string(level.data(), level.size())},
+                                   {"msg", util::one_line(payload_of(msg))}};
+    // one_line leaves valid UTF-8 only; `replace` is a second guard.
     auto text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     dest.append(text.data(), text.data() + text.size());
     dest.push_back('\n');
@@ -52,8 +85,7 @@ util::Result<void> configure_logging(const std::string& level, config::LogFormat
   if (format == config::LogFormat::Json)
     logger->set_formatter(std::make_unique<JsonFormatter>());
   else
-    logger->set_formatter(
-        std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc));
+    logger->set_formatter(std::make_unique<TextFormatter>());
   logger->set_level(spdlog::level::from_str(level));
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);

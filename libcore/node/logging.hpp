@@ -2,6 +2,8 @@
 // spdlog setup for the daemon (DESIGN.md section 8): `text` (one readable
 // line) or `json` (one object per line: time, level, msg), UTC timestamps,
 // to stderr or to a file that can be reopened (SIGHUP, after logrotate).
+// One record is always one line: control characters and invalid UTF-8 in a
+// message are escaped (util::one_line) in both formats (DESIGN.md 11).
 
 #include <filesystem>
 #include <optional>
