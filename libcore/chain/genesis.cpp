@@ -7,12 +7,17 @@
 #include "libcore/crypto/hash.hpp"
 #include "libcore/util/address.hpp"
 #include "libcore/util/files.hpp"
+#include "libcore/util/printable.hpp"
 #include "libcore/util/toml_fields.hpp"
 #include "libcore/util/units.hpp"
 
 namespace core::chain {
 
 namespace {
+
+// An invalid character is quoted escaped ("\n", "\xff"): a genesis may
+// come from a peer.
+constexpr std::size_t kMaxQuotedChar = 4;
 
 bool is_name_char(char c, bool allow_upper) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
@@ -24,7 +29,7 @@ util::Result<void> check_name(std::string_view value, std::size_t max, bool allo
   if (value.size() > max) return util::fail(field + ": longer than " + std::to_string(max) + " characters");
   for (char c : value)
     if (!is_name_char(c, allow_upper))
-      return util::fail(field + ": invalid character '" + std::string(1, c) +
+      return util::fail(field + ": invalid character '" + util::printable(std::string_view(&c, 1), kMaxQuotedChar) +
                         "' (allowed: " + (allow_upper ? "letters, digits, '.', '-', '_'" : "a-z, 0-9, '-', '_'") + ")");
   return {};
 }

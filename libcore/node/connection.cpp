@@ -160,7 +160,7 @@ void Connection::handle(p2p::Message message) {
   } else if (auto* reject = std::get_if<p2p::Reject>(&message)) {
     // The peer is closing and told us why; it shuts down its side next. We
     // close without a reason of our own.
-    goodbye_quietly(std::string(reject->code_name()), "by peer: " + reject->detail);
+    goodbye_quietly(std::string(reject->code_name()), "by peer: " + printable_detail(*reject));
   } else if (std::holds_alternative<p2p::Hello>(message) || std::holds_alternative<p2p::HelloAck>(message)) {
     const auto fault = local_failure(FailureKind::protocol_error,
                                      {RejectCode::handshake_order, "handshake message after the handshake"});

@@ -112,7 +112,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // ---- after the handshake
   void set_handshake(const HandshakeResult& hs);
   const NodeId& id() const { return id_; }
-  const p2p::Hello& hello() const { return theirs_; }  // as the peer sent it
+  // As the peer sent it, its user agent made printable (HandshakeResult).
+  const p2p::Hello& hello() const { return theirs_; }
   // Where it accepts peers: its IP with the port its Hello announced ("" if none).
   const std::string& listen_address() const { return listen_address_; }
   ConnectionOrigin origin() const { return {outbound_, dial_key_, listen_address_}; }

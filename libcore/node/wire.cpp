@@ -12,6 +12,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 
+#include "libcore/util/printable.hpp"
+
 namespace core::node {
 
 namespace {
@@ -61,12 +63,14 @@ Failure local_failure(FailureKind kind, const p2p::Rejection& rejection) {
   return f;
 }
 
+std::string printable_detail(const p2p::Reject& r) { return util::printable(r.detail, kMaxPrintedRejectDetail); }
+
 Failure rejected_by_peer(const p2p::Reject& r) {
   Failure f;
   f.kind = FailureKind::rejected;
   f.by_peer = true;
   f.code = std::string(r.code_name());
-  f.detail = r.detail.empty() ? f.code : r.detail;
+  f.detail = r.detail.empty() ? f.code : printable_detail(r);
   return f;
 }
 
@@ -282,6 +286,12 @@ Failure out_of_order(const char* expected, const p2p::Message& got) {
                                                            std::string(p2p::to_string(p2p::message_type(got)))});
 }
 
+// The peer's verified Hello as the node keeps it (HandshakeResult::theirs).
+p2p::Hello with_printable_text(p2p::Hello theirs) {
+  theirs.user_agent = util::printable(theirs.user_agent, kMaxPrintedUserAgent);
+  return theirs;
+}
+
 // Reads the next handshake message of type T, turning a Reject into a
 // rejected failure and anything else into handshake_order.
 template <typename T>
@@ -315,7 +325,7 @@ asio::awaitable<tl::expected<HandshakeResult, Failure>> initiate_handshake(WireS
   const p2p::Message ack = p2p::make_hello_ack(ours, *reply, key);
   if (auto w = co_await wire.write_message(ack); !w) co_return tl::unexpected(std::move(w.error()));
   wire.expires_never();
-  co_return HandshakeResult{std::move(ours), std::move(*reply)};
+  co_return HandshakeResult{std::move(ours), with_printable_text(std::move(*reply))};
 }
 
 asio::awaitable<tl::expected<HandshakeResult, Failure>> respond_handshake(WireStream& wire, const p2p::Hello& hello,
@@ -342,7 +352,7 @@ asio::awaitable<tl::expected<HandshakeResult, Failure>> respond_handshake(WireSt
     co_return tl::unexpected(
         local_failure(FailureKind::rejected, p2p::Rejection{p2p::RejectCode::bad_signature, ok.error().message}));
   wire.expires_never();
-  co_return HandshakeResult{std::move(ours), std::move(*theirs)};
+  co_return HandshakeResult{std::move(ours), with_printable_text(std::move(*theirs))};
 }
 
 }  // namespace core::node

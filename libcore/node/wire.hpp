@@ -75,7 +75,19 @@ struct Failure {
 // A failure we found: the peer is told `rejection` (kind protocol_error for
 // frame/decoding faults, rejected for policy refusals).
 Failure local_failure(FailureKind kind, const p2p::Rejection& rejection);
-// A Reject the peer sent: kind rejected, by_peer, its code name and detail.
+// Peer-supplied text enters the node here, made printable once
+// (util::printable: printable ASCII, "\n" and "\xNN" escapes, bounded), so
+// that logs, /peers, /addrbook and the store only ever hold the escaped
+// form: a newline from a peer can never forge a log line. The bounds leave
+// room for some escapes; a detail of nothing but control bytes is cut.
+inline constexpr std::size_t kMaxPrintedRejectDetail = 2 * p2p::kMaxRejectDetail;
+inline constexpr std::size_t kMaxPrintedUserAgent = 2 * p2p::kMaxUserAgent;
+
+// A peer's Reject detail as the node keeps and logs it (printable, at most
+// kMaxPrintedRejectDetail bytes; empty stays empty).
+std::string printable_detail(const p2p::Reject& r);
+// A Reject the peer sent: kind rejected, by_peer, its code name and its
+// printable_detail (the code name when it has none).
 Failure rejected_by_peer(const p2p::Reject& r);
 // The class of a socket error in the given step ("connect", "handshake",
 // "read", "write"): connection_refused -> refused; timeouts -> timeout;
@@ -164,8 +176,11 @@ asio::awaitable<tl::expected<chain::GenesisSpec, Failure>> fetch_genesis(const u
 
 // Both Hellos of a completed handshake.
 struct HandshakeResult {
-  p2p::Hello ours;    // as sent (signed when we responded)
-  p2p::Hello theirs;  // as received
+  p2p::Hello ours;  // as sent (signed when we responded)
+  // As received and verified, except its user_agent, which is made
+  // printable (at most kMaxPrintedUserAgent bytes) after the signature
+  // checks: the only free text of a Hello (its network equals ours).
+  p2p::Hello theirs;
 };
 
 // The initiator's side: sends `ours` (unsigned; session_nonce set), checks

@@ -7,10 +7,16 @@
 #include "libcore/chain/block.hpp"
 #include "libcore/chain/schedule.hpp"
 #include "libcore/crypto/hash.hpp"
+#include "libcore/util/printable.hpp"
 
 namespace core::p2p {
 
 namespace {
+
+// A peer's network name as its refusal quotes it (sent back in the Reject,
+// logged by both sides): made printable, and short enough that the detail
+// stays under kMaxRejectDetail.
+constexpr std::size_t kMaxQuotedNetwork = 2 * kMaxNetworkName;
 
 std::string version_range(std::uint32_t min, std::uint32_t max) {
   return "[" + std::to_string(min) + ", " + std::to_string(max) + "]";
@@ -95,8 +101,9 @@ tl::expected<void, Rejection> check_hello(const Hello& theirs, const LocalIdenti
                                            version_range(theirs.min_version, theirs.protocol_version) + ", we speak " +
                                            version_range(ours.min_version, ours.protocol_version));
   if (theirs.network != ours.network)
-    return reject(RejectCode::network_mismatch,
-                  "peer is on network \"" + theirs.network + "\", we are on \"" + ours.network + "\"");
+    return reject(RejectCode::network_mismatch, "peer is on network \"" +
+                                                    util::printable(theirs.network, kMaxQuotedNetwork) +
+                                                    "\", we are on \"" + ours.network + "\"");
   if (theirs.genesis_hash != ours.genesis_hash)
     return reject(RejectCode::genesis_mismatch,
                   "peer has genesis " + theirs.genesis_hash.hex() + ", we have " + ours.genesis_hash.hex());

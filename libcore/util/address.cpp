@@ -2,7 +2,17 @@
 
 #include <charconv>
 
+#include "libcore/util/printable.hpp"
+
 namespace core::util {
+
+namespace {
+
+// How much of a bad address an error quotes. The text may come from a peer
+// (gossip, a served genesis): quoted through printable(), never raw.
+constexpr std::size_t kMaxQuotedAddress = 128;
+
+}  // namespace
 
 std::string HostPort::to_string() const {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
@@ -11,7 +21,7 @@ std::string HostPort::to_string() const {
 
 Result<HostPort> parse_host_port(std::string_view text, std::uint16_t default_port) {
   auto bad = [&](const std::string& why) {
-    return fail("bad address '" + std::string(text) + "': " + why + " (expected host:port)");
+    return fail("bad address '" + printable(text, kMaxQuotedAddress) + "': " + why + " (expected host:port)");
   };
   if (text.empty()) return bad("empty");
   HostPort out;
@@ -53,7 +63,7 @@ Result<HostPort> parse_host_port(std::string_view text, std::uint16_t default_po
   unsigned value = 0;
   auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
   if (ec != std::errc() || ptr != port_text.data() + port_text.size())
-    return bad("port '" + std::string(port_text) + "' is not a number");
+    return bad("port '" + printable(port_text, kMaxQuotedAddress) + "' is not a number");
   if (value == 0 || value > 65535) return bad("port " + std::to_string(value) + " out of range 1-65535");
   out.port = static_cast<std::uint16_t>(value);
   return out;

@@ -18,7 +18,9 @@ struct HostPort {
 };
 
 // Parses "host:port", "[v6]:port", or just "host" when default_port is given
-// (non-zero). Fails naming the text: missing port, port out of 1..65535, empty host.
+// (non-zero). Fails naming the text: missing port, port out of 1..65535, empty host,
+// a host character outside letters, digits and ".-_:%" (so no parsed host holds a
+// control character). The text is quoted through util::printable, bounded.
 Result<HostPort> parse_host_port(std::string_view text, std::uint16_t default_port = 0);
 
 }  // namespace core::util

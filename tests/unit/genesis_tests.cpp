@@ -385,6 +385,9 @@ TEST_CASE("bad network and masternode names are refused", "[unit][chain][genesis
   expect_error(with_net("Test"), "network: invalid character 'T'");
   expect_error(with_net("my net"), "network: invalid character ' '");
   expect_error(with_net("a.b"), "network: invalid character '.'");
+  // Quoted escaped (a genesis may come from a peer): never a raw control.
+  expect_error(with_net("a\\tb"), "network: invalid character '\\t'");
+  expect_error(with_net("a\\u001bb"), "network: invalid character '\\x1b'");
   expect_error(with_net(std::string(65, 'n')), "network: longer than 64 characters");
   CHECK(parse_genesis_toml(with_net(std::string(64, 'n')), kSource).has_value());
   CHECK(parse_genesis_toml(with_net("dev-net_2"), kSource).has_value());

@@ -26,6 +26,7 @@
 #include "libcore/p2p/frame.hpp"
 #include "libcore/p2p/handshake.hpp"
 #include "libcore/p2p/messages.hpp"
+#include "libcore/util/printable.hpp"
 #include "test_support.hpp"
 
 using Catch::Matchers::Contains;
@@ -217,6 +218,27 @@ TEST_CASE("failure labels name the class and the reject code", "[node][wire]") {
   CHECK(local.to_send->detail == "bad sum");
 }
 
+TEST_CASE("a peer's Reject detail enters the node printable and bounded", "[node][wire]") {
+  using core::node::kMaxPrintedRejectDetail;
+  using core::node::printable_detail;
+  using core::node::rejected_by_peer;
+  const auto forged = p2p::make_reject(RejectCode::protocol_error,
+                                       "bye\n2026-01-01T00:00:00.000Z warning p2p: forged\r\n\x1b[2J{\"msg\":\"x\"}");
+  const auto f = rejected_by_peer(forged);
+  CHECK(f.by_peer);
+  CHECK(f.label() == "rejected:protocol_error");
+  CHECK(f.detail == "bye\\n2026-01-01T00:00:00.000Z warning p2p: forged\\r\\n\\x1b[2J{\"msg\":\"x\"}");
+  CHECK(printable_detail(forged) == f.detail);
+  // No detail: the code names it, as before.
+  CHECK(rejected_by_peer(p2p::make_reject(RejectCode::shutdown, "")).detail == "shutdown");
+  CHECK(printable_detail(p2p::make_reject(RejectCode::shutdown, "")).empty());
+  // A whole detail of control bytes is cut, never longer than the bound.
+  const auto binary = rejected_by_peer(p2p::make_reject(RejectCode::protocol_error, std::string(256, '\x01')));
+  CHECK(binary.detail.size() <= kMaxPrintedRejectDetail);
+  CHECK(binary.detail.ends_with(core::util::kCutMarker));
+  CHECK(binary.detail.find('\x01') == std::string::npos);
+}
+
 TEST_CASE("socket errors are classified the way operators name them", "[node][wire]") {
   namespace err = asio::error;
   using core::node::socket_failure;
@@ -325,6 +347,28 @@ TEST_CASE("a handshake succeeds both ways and the connection then carries messag
   REQUIRE(bye != nullptr);
   CHECK(bye->known_code() == RejectCode::shutdown);
   CHECK(bye->detail == "test done");
+}
+
+TEST_CASE("both sides of a handshake keep the other's user agent printable", "[node][wire]") {
+  asio::io_context io;
+  Listener listener(io);
+  auto responder_side = make_side(test::key(62), kSpec);
+  responder_side.hello.user_agent = "tnode/9\n2026-01-01T00:00:00.000Z warning p2p: forged";
+  auto initiator_side = make_side(test::key(63), kSpec);
+  initiator_side.hello.user_agent = std::string("\x1b[31mred\x1b[0m\xff", 13);
+  std::optional<Outcome> responder, initiator;
+  spawn(io, respond(listener.acceptor, responder_side), responder);
+  spawn(io, initiate(listener.port(), initiator_side), initiator);
+  run_to_completion(io);
+  REQUIRE(responder.has_value());
+  REQUIRE(initiator.has_value());
+  REQUIRE(responder->has_value());
+  REQUIRE(initiator->has_value());
+  // The signatures covered the raw text (the handshake succeeded); what the
+  // node keeps is the escaped form.
+  CHECK((*initiator)->theirs.user_agent == "tnode/9\\n2026-01-01T00:00:00.000Z warning p2p: forged");
+  CHECK((*responder)->theirs.user_agent == "\\x1b[31mred\\x1b[0m\\xff");
+  CHECK((*responder)->ours.user_agent == responder_side.hello.user_agent);  // ours as sent
 }
 
 TEST_CASE("genesis mismatch: the responder refuses and the initiator reads why", "[node][wire]") {

@@ -787,6 +787,15 @@ TEST_CASE("check_hello refuses each incompatible Hello with its own code", "[uni
     h.network = "mainnet";
     CHECK(code_of(h) == RejectCode::network_mismatch);
   }
+  SECTION("network with a newline: quoted escaped, within a Reject's detail") {
+    Hello h = good;
+    h.network = std::string(p2p::kMaxNetworkName - 1, '\n') + "x";
+    CHECK(code_of(h) == RejectCode::network_mismatch);
+    const auto detail = p2p::check_hello(h, ours).error().detail;
+    CHECK(detail.find('\n') == std::string::npos);
+    CHECK_THAT(detail, Contains("peer is on network \"\\n\\n"));
+    CHECK(detail.size() <= p2p::kMaxRejectDetail);
+  }
   SECTION("genesis") {
     Hello h = good;
     h.genesis_hash.bytes[0] ^= 1;

@@ -363,6 +363,22 @@ TEST_CASE("parse_host_port refuses bad addresses, quoting them", "[unit][util]")
   }
 }
 
+TEST_CASE("parse_host_port refuses control characters and quotes them escaped, bounded", "[unit][util]") {
+  using core::util::parse_host_port;
+  // A forged line without colons, so that the host check (not the IPv6 one) refuses it.
+  auto msg = error_of(parse_host_port("evil\n2026-01-01 warning p2p forged:80"));
+  CHECK_THAT(msg, Contains("invalid character in host"));
+  CHECK_THAT(msg, Contains("bad address 'evil\\n2026-01-01 warning p2p forged:80'"));
+  CHECK(msg.find('\n') == std::string::npos);
+  CHECK_THAT(error_of(parse_host_port("host:8\x1b[0m")), Contains("port '8\\x1b[0m' is not a number"));
+  CHECK_FALSE(parse_host_port("a\tb:80").has_value());
+  CHECK_FALSE(parse_host_port("[::1\r]:80").has_value());
+  // A long address is quoted cut, not whole.
+  auto long_msg = error_of(parse_host_port(std::string(4096, '/') + ":80"));
+  CHECK(long_msg.size() < 300);
+  CHECK_THAT(long_msg, Contains(std::string(core::util::kCutMarker) + "'"));
+}
+
 TEST_CASE("HostPort::to_string brackets IPv6 and parses back", "[unit][util]") {
   using core::util::HostPort;
   using core::util::parse_host_port;
