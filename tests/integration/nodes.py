@@ -136,6 +136,19 @@ class Node:
                 pass
         return "".join(parts)
 
+    def log_bytes(self):
+        """log() as the bytes the node wrote (no decoding, no newline
+        translation: a "\\r" or an invalid byte stays as it was)."""
+        parts = []
+        for p in self.starts:
+            for path in (p.stderr_path, p.stdout_path):
+                try:
+                    with open(path, "rb") as f:
+                        parts.append(f.read())
+                except OSError:
+                    pass
+        return b"".join(parts)
+
     def log_tail(self, n=15):
         lines = self.log().strip().splitlines()
         return "\n".join(lines[-n:])

@@ -1,6 +1,7 @@
-// fake_peer: a misbehaving peer for sync scenarios. It dials a node with the
-// identity of a testnet node's tnode.toml (key, genesis), completes the real
-// handshake (libcore/node/wire), then misbehaves on purpose. Not installed.
+// fake_peer: a misbehaving peer for sync and hostile-peer scenarios. It
+// dials a node with the identity of a testnet node's tnode.toml (key,
+// genesis), completes the real handshake (libcore/node/wire), then
+// misbehaves on purpose. Not installed.
 //
 //   fake_peer --config tnode.toml --connect HOST:PORT --mode MODE [--claim-height N] [--listen-port P]
 //
@@ -13,15 +14,25 @@
 //                  again and never reads an answer, so the node's send
 //                  queue for it fills up;
 //   garbage        sends one frame with a bad checksum (a protocol
-//                  violation) and waits for the node to close.
+//                  violation) and waits for the node to close;
+//   reject-forge   log forging (DESIGN.md 11): its Hello's user agent holds
+//                  a newline and a forged log line; after the handshake it
+//                  sends Reject{protocol_error, forged_detail()} (a newline, a
+//                  forged text line, a forged JSON record, a terminal
+//                  escape, invalid UTF-8, ESC bytes up to the size limit)
+//                  and closes gracefully;
+//   reject-forge-early  the same Reject instead of its Hello (the node reads
+//                  it as a failed inbound handshake) and closes gracefully.
 // --listen-port P puts P in the Hello (the node then keeps an address book
 // entry, and so a score, for 127.0.0.1:P).
 // Pings are answered in every mode. Output, one line per event:
-//   "connected <node id>", "got <message type>", "closed: <reason>".
+//   "connected <node id>", "got <message type>", "closed: <reason>",
+//   "sent reject" (the reject-forge modes, which then exit 0).
 // Exits when the node closes the connection (status 0) or on a failed
 // connect/handshake (status 1, "fail <label>").
 
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include <boost/asio/co_spawn.hpp>
@@ -44,6 +55,23 @@ namespace {
 namespace asio = boost::asio;
 namespace p2p = core::p2p;
 using core::node::WireStream;
+
+// What the reject-forge modes send: each line break is followed by a line
+// in one of the node's own log formats (levels as the log names them); then
+// ESC bytes up to the most a Reject carries, so that the escaped detail
+// (four bytes for each ESC) is longer than the node keeps and is cut.
+std::string forged_detail() {
+  std::string d =
+      "bye\n2026-01-01T00:00:00.000Z warning p2p: banned 0000000000000000 for 1h: forged\r\n"
+      "{\"time\":\"2026-01-01T00:00:00.000Z\",\"level\":\"warning\",\"msg\":\"forged\"}\n"
+      "\x1b[2J\xff end";
+  d.resize(p2p::kMaxRejectDetail, '\x1b');
+  return d;
+}
+const std::string kForgedUserAgent =
+    "fake_peer\n2026-01-01T00:00:00.000Z warning p2p: forged user agent\n{\"msg\":\"forged\"}";
+
+bool forges(const std::string& mode) { return mode == "reject-forge" || mode == "reject-forge-early"; }
 
 struct Options {
   core::config::NodeConfig config;
@@ -79,8 +107,15 @@ asio::awaitable<int> run(const Options& o) {
   ours.best_hash =
       o.mode == "stall" ? core::crypto::blake2b256(std::string_view("a tip nobody has")) : ours.genesis_hash;
   ours.session_nonce = p2p::new_session_nonce();
-  ours.user_agent = "fake_peer/" + o.mode;
+  ours.user_agent = o.mode == "reject-forge" ? kForgedUserAgent : "fake_peer/" + o.mode;
   ours.listen_port = o.listen_port;
+  if (o.mode == "reject-forge-early") {
+    wire.expires_at(deadline);
+    const std::optional<p2p::Reject> forged = p2p::make_reject(p2p::RejectCode::protocol_error, forged_detail());
+    co_await wire.close_gracefully(forged);
+    std::cout << "sent reject" << std::endl;
+    co_return 0;
+  }
   const auto identity = p2p::make_local_identity(o.spec, o.key.public_key());
   auto hs = co_await core::node::initiate_handshake(wire, ours, o.key, identity, deadline);
   if (!hs) {
@@ -88,6 +123,12 @@ asio::awaitable<int> run(const Options& o) {
     co_return 1;
   }
   std::cout << "connected " << hs->theirs.node_id.hex() << std::endl;
+  if (o.mode == "reject-forge") {
+    const std::optional<p2p::Reject> forged = p2p::make_reject(p2p::RejectCode::protocol_error, forged_detail());
+    co_await wire.close_gracefully(forged);
+    std::cout << "sent reject" << std::endl;
+    co_return 0;
+  }
   const auto bad = invalid_block(o);
   if (o.mode == "invalid-block") {
     const p2p::Message announce = p2p::NewBlock{bad.header};
@@ -155,10 +196,10 @@ int main(int argc, char** argv) {
       o.listen_port = static_cast<std::uint16_t>(std::stoul(value));
   }
   if (config_path.empty() || connect.empty() ||
-      (mode != "stall" && mode != "invalid-block" && mode != "slow-reader" && mode != "garbage")) {
-    std::cerr
-        << "usage: fake_peer --config tnode.toml --connect HOST:PORT --mode stall|invalid-block|slow-reader|garbage "
-           "[--claim-height N] [--listen-port P]\n";
+      (mode != "stall" && mode != "invalid-block" && mode != "slow-reader" && mode != "garbage" && !forges(mode))) {
+    std::cerr << "usage: fake_peer --config tnode.toml --connect HOST:PORT --mode "
+                 "stall|invalid-block|slow-reader|garbage|reject-forge|reject-forge-early "
+                 "[--claim-height N] [--listen-port P]\n";
     return 2;
   }
   core::crypto::init();
