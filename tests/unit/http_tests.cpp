@@ -1,12 +1,17 @@
-// libcore/http: routing, JSON responses and the admin guard. Pure: no
-// sockets (the server itself is covered by integration/test_http_server.py).
+// libcore/http: routing, JSON responses, the admin guard and admission (who
+// gets a connection slot). Pure: no sockets (the server itself is covered by
+// integration/test_http_server.py and test_hostile_http_abuse.py).
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "libcore/http/admission.hpp"
 #include "libcore/http/server.hpp"
 
 using core::http::Request;
@@ -170,4 +175,152 @@ TEST_CASE("http::require_admin refuses unless loopback, configured and presented
     }
     CHECK(calls == 0);
   }
+}
+// ------------------------------------------------------------------ admission
+
+namespace {
+
+using core::http::Admission;
+using core::http::OpenConnection;
+using core::http::Phase;
+using Verdict = Admission::Verdict;
+using Clock = std::chrono::steady_clock;
+
+const Clock::time_point kT0{};
+
+OpenConnection conn(std::uint64_t id, std::string source, Phase phase = Phase::Headers, int since_ms = 0) {
+  return OpenConnection{id, std::move(source), phase, kT0 + std::chrono::milliseconds(since_ms)};
+}
+
+// `count` connections from `source`, ids from `first_id`, all in `phase`,
+// each one millisecond younger than the one before.
+void add(std::vector<OpenConnection>& open, const std::string& source, int count, std::uint64_t first_id,
+         Phase phase = Phase::Headers) {
+  for (int i = 0; i < count; ++i)
+    open.push_back(conn(first_id + static_cast<std::uint64_t>(i), source, phase, 100 + i));
+}
+
+Admission evicting(std::uint64_t id) { return {Verdict::AdmitEvicting, id}; }
+
+}  // namespace
+
+TEST_CASE("http::admit admits while there is room and the source is under its cap", "[unit][http]") {
+  using core::http::admit;
+  std::vector<OpenConnection> open;
+  CHECK(admit(open, "10.0.0.1", 4, 2) == Admission{Verdict::Admit});
+  add(open, "10.0.0.1", 1, 1);
+  CHECK(admit(open, "10.0.0.1", 4, 2) == Admission{Verdict::Admit});
+  add(open, "10.0.0.2", 1, 2);
+  CHECK(admit(open, "10.0.0.3", 4, 2) == Admission{Verdict::Admit});
+}
+
+TEST_CASE("http::admit refuses a source at its cap, full or not", "[unit][http]") {
+  using core::http::admit;
+  std::vector<OpenConnection> open;
+  add(open, "10.0.0.1", 2, 1);
+  CHECK(admit(open, "10.0.0.1", 10, 2) == Admission{Verdict::RefusePerSource});
+  add(open, "10.0.0.2", 1, 10);
+  // Full as well: the per-source cap is the reason given.
+  CHECK(admit(open, "10.0.0.1", 3, 2) == Admission{Verdict::RefusePerSource});
+  // A cap of one.
+  CHECK(admit(open, "10.0.0.2", 10, 1) == Admission{Verdict::RefusePerSource});
+  CHECK(admit(open, "10.0.0.3", 10, 1) == Admission{Verdict::Admit});
+}
+
+TEST_CASE("http::admit: when full, a newcomer from another address takes a slot of the most crowded one",
+          "[unit][http]") {
+  using core::http::admit;
+  std::vector<OpenConnection> open;
+  add(open, "10.0.0.1", 5, 1);
+  add(open, "10.0.0.2", 3, 10);
+  // The most crowded source loses its longest-waiting connection.
+  CHECK(admit(open, "192.0.2.9", 8, 8) == evicting(1));
+  // The newcomer's own source counts: 10.0.0.2 (3) only gets a slot from a
+  // source holding at least 5.
+  CHECK(admit(open, "10.0.0.2", 8, 8) == evicting(1));
+  open.pop_back();  // 10.0.0.2 now holds 2, 10.0.0.1 still 5
+  open.push_back(conn(20, "10.0.0.3", Phase::Idle, 50));
+  CHECK(admit(open, "10.0.0.2", 8, 8) == evicting(1));
+}
+
+TEST_CASE("http::admit never trades slots between sources of nearly equal size", "[unit][http]") {
+  using core::http::admit;
+  std::vector<OpenConnection> open;
+  add(open, "10.0.0.1", 4, 1);
+  add(open, "10.0.0.2", 3, 10);
+  add(open, "10.0.0.3", 1, 20);
+  // 10.0.0.2 would hold 4 after a swap, as many as 10.0.0.1 holds now: the
+  // spread would not even out, so no.
+  CHECK(admit(open, "10.0.0.2", 8, 8) == Admission{Verdict::RefuseFull});
+  // 10.0.0.3 (1) may take from 10.0.0.1 (4), and a new source from either.
+  CHECK(admit(open, "10.0.0.3", 8, 8) == evicting(1));
+  CHECK(admit(open, "10.0.0.9", 8, 8) == evicting(1));
+  // Everyone holds one: a newcomer cannot take anyone's only slot.
+  std::vector<OpenConnection> singles;
+  for (int i = 0; i < 4; ++i) singles.push_back(conn(static_cast<std::uint64_t>(i + 1), "10.1.0." + std::to_string(i)));
+  CHECK(admit(singles, "10.2.0.1", 4, 8) == Admission{Verdict::RefuseFull});
+}
+
+TEST_CASE("http::admit prefers a connection waiting on its client, the longest waiting first", "[unit][http]") {
+  using core::http::admit;
+  std::vector<OpenConnection> open = {
+      conn(1, "10.0.0.1", Phase::Responding, 0),  // oldest, but writing a response: never
+      conn(2, "10.0.0.1", Phase::Body, 10),       // sending a body: only when nothing waits
+      conn(3, "10.0.0.1", Phase::Headers, 300),   // a slow request
+      conn(4, "10.0.0.1", Phase::Idle, 200),      // idle keep-alive, waiting longer
+      conn(5, "10.0.0.2", Phase::Idle, 0),
+  };
+  CHECK(admit(open, "10.0.0.9", 5, 8) == evicting(4));
+  open[3].since = kT0 + std::chrono::milliseconds(400);
+  CHECK(admit(open, "10.0.0.9", 5, 8) == evicting(3));
+  open[2].phase = Phase::Responding;
+  open[3].phase = Phase::Responding;
+  CHECK(admit(open, "10.0.0.9", 5, 8) == evicting(2));
+  open[1].phase = Phase::Responding;
+  // Every connection of the most crowded source is being answered: the
+  // next source is too small to give one up (it holds one).
+  CHECK(admit(open, "10.0.0.9", 5, 8) == Admission{Verdict::RefuseFull});
+}
+
+TEST_CASE("http::admit falls back to the next crowded source when the most crowded is all responding", "[unit][http]") {
+  using core::http::admit;
+  std::vector<OpenConnection> open;
+  add(open, "10.0.0.1", 4, 1, Phase::Responding);
+  add(open, "10.0.0.2", 3, 10, Phase::Idle);
+  CHECK(admit(open, "10.0.0.9", 7, 8) == evicting(10));
+  // Among equally crowded sources, the longest-waiting connection goes.
+  std::vector<OpenConnection> tie = {conn(1, "10.0.0.1", Phase::Headers, 50), conn(2, "10.0.0.1", Phase::Headers, 60),
+                                     conn(3, "10.0.0.2", Phase::Headers, 20), conn(4, "10.0.0.2", Phase::Headers, 70)};
+  CHECK(admit(tie, "10.0.0.9", 4, 8) == evicting(3));
+  // Same age: the lower id.
+  tie[0].since = tie[2].since;
+  CHECK(admit(tie, "10.0.0.9", 4, 8) == evicting(1));
+}
+
+TEST_CASE("http::admit over a server full of slowloris from a few addresses keeps a slot for another one",
+          "[unit][http]") {
+  using core::http::admit;
+  // 128 slots, 8 per source: 16 attacking sources fill the server.
+  std::vector<OpenConnection> open;
+  std::uint64_t id = 1;
+  for (int s = 0; s < 16; ++s, id += 8) add(open, "127.0.0." + std::to_string(s + 2), 8, id);
+  REQUIRE(open.size() == 128);
+  const auto monitor = admit(open, "127.0.0.1", 128, 8);
+  CHECK(monitor.verdict == Verdict::AdmitEvicting);
+  CHECK(monitor.evict != 0);
+  // An attacking source at its cap gets nothing.
+  CHECK(admit(open, "127.0.0.2", 128, 8) == Admission{Verdict::RefusePerSource});
+}
+
+TEST_CASE("http::source_key groups IPv6 by /64 and unmaps IPv4", "[unit][http]") {
+  using core::http::source_key;
+  CHECK(source_key("192.0.2.7") == "192.0.2.7");
+  CHECK(source_key("127.0.0.1") == "127.0.0.1");
+  CHECK(source_key("::ffff:192.0.2.7") == "192.0.2.7");
+  CHECK(source_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd") == "2001:db8:1:2::/64");
+  CHECK(source_key("2001:db8:1:2::1") == source_key("2001:db8:1:2:ffff::9"));
+  CHECK(source_key("2001:db8:1:3::1") != source_key("2001:db8:1:2::1"));
+  CHECK(source_key("::1") == "::/64");
+  CHECK(source_key("not an address") == "not an address");
+  CHECK(source_key("") == "");
 }
