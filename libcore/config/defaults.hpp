@@ -4,7 +4,7 @@
 // in one place. config::NodeConfig takes its defaults from here, and so do
 // the settings structs of the libraries it is mapped onto
 // (p2p::ReconnectSettings, p2p::PeerQualitySettings, node::NetworkSettings,
-// node::SyncSettings, ...), so a default is written once; a unit test
+// node::SyncSettings, http::ServerLimits, ...), so a default is written once; a unit test
 // (config_tests.cpp) proves that mapping NodeConfig{} gives each struct's
 // defaults.
 //
@@ -60,6 +60,18 @@ inline constexpr Millis kIpBanDuration = minutes(10);
 inline constexpr Millis kMaxClockDrift = seconds(2);
 inline constexpr std::uint64_t kMaxReorgDepth = 1000;
 
+// ---- [http]
+// Connections served at once; with the per-IP cap, at least 16 addresses
+// are needed to fill the server, and a newcomer from another address then
+// takes a slot from the most crowded one (http/admission.hpp).
+inline constexpr std::uint32_t kHttpMaxConnections = 128;
+inline constexpr std::uint32_t kHttpMaxConnectionsPerIp = 8;
+// The request line and headers must arrive within this, from the first
+// byte of the request (from accept for a connection's first request).
+inline constexpr Millis kHttpHeaderTimeout = seconds(5);
+// A keep-alive connection with no new request within this is closed.
+inline constexpr Millis kHttpIdleTimeout = seconds(5);
+
 // ---- fixed limits (not in tnode.toml)
 // Handshakes in progress at once.
 inline constexpr std::size_t kMaxHandshakes = 32;
@@ -70,5 +82,13 @@ inline constexpr Millis kBreakerCooldownCap = hours(1);
 // A peer's sync request timeout doubles per stall up to this (a larger
 // stall_timeout raises it).
 inline constexpr Millis kMaxStallTimeout = seconds(64);
+// HTTP request line + headers; beyond it the request gets 431.
+inline constexpr std::size_t kHttpMaxHeaderBytes = 16 * 1024;
+// HTTP request body; beyond it the request gets 413.
+inline constexpr std::size_t kHttpMaxBodyBytes = 64 * 1024;
+// Time for an HTTP request body to arrive once its headers have.
+inline constexpr Millis kHttpBodyTimeout = seconds(10);
+// Time to send one HTTP response.
+inline constexpr Millis kHttpWriteTimeout = seconds(10);
 
 }  // namespace core::config::defaults

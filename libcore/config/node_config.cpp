@@ -142,7 +142,9 @@ util::Result<void> validate(const NodeConfig& c) {
                                                      {"reconnect.parked_retry", c.parked_retry},
                                                      {"peer_quality.ban_duration", c.ban_duration},
                                                      {"peer_quality.score_half_life", c.score_half_life},
-                                                     {"peer_quality.ip_ban_duration", c.ip_ban_duration}};
+                                                     {"peer_quality.ip_ban_duration", c.ip_ban_duration},
+                                                     {"http.header_timeout", c.http_header_timeout},
+                                                     {"http.idle_timeout", c.http_idle_timeout}};
   for (const auto& [key, value] : positive)
     if (value.count() <= 0) return bad(key, "must be greater than zero");
   if (c.ping_interval >= c.idle_timeout)
@@ -249,6 +251,10 @@ util::Result<NodeConfig> parse_node_config(std::string_view text, const std::str
       gen.finish(),
       http.address("listen", c.http_listen),
       http.string("admin_token", c.admin_token),
+      http.integer("max_connections", c.http_max_connections, 1, kMaxConnections),
+      http.integer("max_connections_per_ip", c.http_max_connections_per_ip, 1, kMaxConnections),
+      http.duration("header_timeout", c.http_header_timeout),
+      http.duration("idle_timeout", c.http_idle_timeout),
       http.finish(),
       log.string("level", c.log_level),
       log.string("format", log_format),
@@ -371,6 +377,10 @@ std::string to_toml(const NodeConfig& c) {
   o += "\n[http]\n";
   o += "listen = " + quote(c.http_listen.to_string()) + "\n";
   o += "admin_token = " + quote(c.admin_token) + "\n";
+  o += "max_connections = " + std::to_string(c.http_max_connections) + "\n";
+  o += "max_connections_per_ip = " + std::to_string(c.http_max_connections_per_ip) + "\n";
+  o += "header_timeout = " + dur(c.http_header_timeout) + "\n";
+  o += "idle_timeout = " + dur(c.http_idle_timeout) + "\n";
   o += "\n[log]\n";
   o += "level = " + quote(c.log_level) + "\n";
   o += "format = " + quote(to_string(c.log_format)) + "\n";

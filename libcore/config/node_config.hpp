@@ -82,6 +82,10 @@ struct NodeConfig {
   // [http]
   util::HostPort http_listen{"127.0.0.1", defaults::kHttpPort};
   std::string admin_token;
+  std::uint32_t http_max_connections = defaults::kHttpMaxConnections;
+  std::uint32_t http_max_connections_per_ip = defaults::kHttpMaxConnectionsPerIp;
+  Millis http_header_timeout = defaults::kHttpHeaderTimeout;
+  Millis http_idle_timeout = defaults::kHttpIdleTimeout;
 
   // [log]
   std::string log_level = "info";

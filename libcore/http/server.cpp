@@ -6,12 +6,17 @@
 #include <array>
 #include <cassert>
 #include <cctype>
+#include <chrono>
+#include <cstdint>
 #include <exception>
+#include <map>
+#include <memory>
 #include <optional>
 #include <set>
+#include <string>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -33,6 +38,7 @@
 #include <spdlog/spdlog.h>
 
 #include "libcore/crypto/hash.hpp"
+#include "libcore/http/admission.hpp"
 
 namespace core::http {
 
@@ -148,6 +154,28 @@ Response Router::handle(Request request) const {
 
 // --------------------------------------------------------------------- server
 
+const char* to_string(Drop d) {
+  switch (d) {
+    case Drop::RefusedFull:
+      return "full";
+    case Drop::RefusedPerIp:
+      return "per_ip_limit";
+    case Drop::Evicted:
+      return "evicted";
+    case Drop::HeaderTimeout:
+      return "header_timeout";
+    case Drop::IdleTimeout:
+      return "idle_timeout";
+    case Drop::BodyTimeout:
+      return "body_timeout";
+    case Drop::WriteTimeout:
+      return "write_timeout";
+  }
+  return "?";
+}
+
+bool is_refusal(Drop d) { return d == Drop::RefusedFull || d == Drop::RefusedPerIp; }
+
 namespace {
 
 // After an error response we stop reading requests, but closing a socket
@@ -157,6 +185,8 @@ constexpr std::chrono::milliseconds kLingerTimeout{1'000};
 constexpr std::size_t kLingerMaxBytes = 1024 * 1024;
 // Accept failures such as EMFILE are transient: wait instead of spinning.
 constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+// The read that waits for a request's first byte; the parser takes the rest.
+constexpr std::size_t kFirstReadBytes = 4096;
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -210,42 +240,93 @@ bool is_loopback(const asio::ip::address& a) {
          asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
 }
 
+// The whole 503 sent to a connection refused at accept.
+std::string refusal(const char* message) {
+  auto body = error_response(503, message).body;
+  return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\nRetry-After: 1\r\nConnection: close\r\n\r\n" + body;
+}
+
+// The peer left, or we are stopping: nothing to answer.
+bool peer_gone(const boost::system::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+         ec == asio::error::operation_aborted || ec == asio::error::connection_reset || ec == asio::error::eof ||
+         ec == asio::error::broken_pipe;
+}
+
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
-  Impl(asio::io_context& io, util::HostPort listen_at, Router r, ServerLimits l)
+  struct Connection;
+
+  Impl(asio::io_context& io, util::HostPort listen_at, Router r, ServerLimits l, ServerObserver o)
       : strand(asio::make_strand(io)),
         acceptor(strand),
         listen(std::move(listen_at)),
         router(std::move(r)),
-        limits(l) {}
+        limits(l),
+        observer(std::move(o)) {}
 
   asio::strand<asio::io_context::executor_type> strand;
   tcp::acceptor acceptor;
   util::HostPort listen;
   Router router;
   ServerLimits limits;
+  ServerObserver observer;
   bool started = false;
   bool stopping = false;
-  // Counted when accepted (a spawned session starts later), so the limit holds.
-  std::size_t active = 0;
-  std::unordered_set<beast::tcp_stream*> open;  // sessions' streams, for stop()
-  std::string busy_response;                    // canned 503, built once
+  // The connections counted against the limits, by id (admission order).
+  // Each is owned by its session; it leaves this map when the session ends
+  // or when it is evicted, whichever comes first.
+  std::map<std::uint64_t, std::shared_ptr<Connection>> connections;
+  std::uint64_t next_id = 1;
+  std::string refused_full;  // canned 503s, built once
+  std::string refused_per_ip;
 
   asio::awaitable<void> accept_loop();
-  asio::awaitable<void> session(tcp::socket socket);
-  asio::awaitable<bool> write(beast::tcp_stream& stream, Response response, bool keep_alive, unsigned version);
-  asio::awaitable<void> linger_close(beast::tcp_stream& stream);
-  void reject_busy(tcp::socket& socket);
+  asio::awaitable<void> session(std::shared_ptr<Connection> conn);
+  asio::awaitable<void> end_request(Connection& conn, const boost::system::error_code& ec, Drop timeout);
+  // Coroutines here that are co_awaited take references to the caller's
+  // named objects and their results are bound before use: GCC 12 pitfalls,
+  // see node/wire.hpp. write() moves the body out of `response`.
+  asio::awaitable<bool> write(Connection& conn, Response& response, bool keep_alive, unsigned version);
+  asio::awaitable<void> linger_close(Connection& conn);
+  void refuse(tcp::socket& socket, Drop why);
+  void evict(std::uint64_t id, const std::string& newcomer);
+  void count(const std::shared_ptr<Connection>& conn);
+  void uncount(Connection& conn);
+  void report(Drop d);
   void close_all();
 };
 
-Server::Server(asio::io_context& io, util::HostPort listen, Router router, ServerLimits limits)
-    : impl_(std::make_shared<Impl>(io, std::move(listen), std::move(router), limits)) {}
+// One accepted connection.
+struct Server::Impl::Connection {
+  Connection(tcp::socket socket, OpenConnection v) : stream(std::move(socket)), view(std::move(v)) {}
 
-Server::~Server() { stop(); }
+  beast::tcp_stream stream;
+  OpenConnection view;  // what admit() sees: id, source, and its phase since when
+  std::string address;  // the peer's IP, as in Request::remote_address
+  bool loopback = false;
+  bool counted = false;  // in Impl::connections
+  bool evicted = false;  // closed to make room for a newcomer
 
-std::size_t Server::connection_count() const { return impl_->active; }
+  void enter(Phase p) {
+    view.phase = p;
+    view.since = std::chrono::steady_clock::now();
+  }
+};
+
+Server::Server(asio::io_context& io, util::HostPort listen, Router router, ServerLimits limits, ServerObserver observer)
+    : impl_(std::make_shared<Impl>(io, std::move(listen), std::move(router), limits, std::move(observer))) {}
+
+Server::~Server() {
+  // Sessions may outlive the Server (until the io_context runs them to their
+  // end or destroys them); the observer's referents need not.
+  impl_->observer = {};
+  stop();
+}
+
+std::size_t Server::connection_count() const { return impl_->connections.size(); }
 
 util::Result<std::uint16_t> Server::start() {
   assert(!impl_->started);
@@ -279,11 +360,8 @@ util::Result<std::uint16_t> Server::start() {
   auto port = acceptor.local_endpoint(ec).port();
   if (ec) return failed("local address");
 
-  impl_->busy_response = [] {
-    auto body = error_response(503, "too many connections").body;
-    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-  }();
+  impl_->refused_full = refusal("too many connections");
+  impl_->refused_per_ip = refusal("too many connections from your address");
   asio::co_spawn(impl_->strand, impl_->accept_loop(), [where](std::exception_ptr e) {
     if (!e) return;
     try {
@@ -307,11 +385,47 @@ void Server::Impl::close_all() {
   acceptor.close(ec);
   // Closing the socket completes its pending read/write with operation_aborted;
   // each session then sees `stopping` and ends.
-  for (auto* stream : open) stream->socket().close(ec);
+  for (auto& [id, conn] : connections) conn->stream.socket().close(ec);
+}
+
+void Server::Impl::report(Drop d) {
+  if (observer.dropped) observer.dropped(d);
+}
+
+void Server::Impl::count(const std::shared_ptr<Connection>& conn) {
+  assert(!conn->counted);
+  conn->counted = true;
+  connections.emplace(conn->view.id, conn);
+  if (observer.open_connections) observer.open_connections(connections.size());
+}
+
+void Server::Impl::uncount(Connection& conn) {
+  if (!conn.counted) return;
+  conn.counted = false;
+  connections.erase(conn.view.id);
+  if (observer.open_connections) observer.open_connections(connections.size());
+}
+
+void Server::Impl::evict(std::uint64_t id, const std::string& newcomer) {
+  auto it = connections.find(id);
+  assert(it != connections.end());
+  const auto keep = it->second;  // uncount() drops the map's reference
+  Connection& victim = *keep;
+  const auto waited = std::chrono::steady_clock::now() - victim.view.since;
+  spdlog::debug("http: closing a connection from {} ({} for {} ms) to serve a newcomer from {}", victim.address,
+                to_string(victim.view.phase), std::chrono::duration_cast<std::chrono::milliseconds>(waited).count(),
+                newcomer);
+  victim.evicted = true;
+  uncount(victim);
+  // Completes the session's pending read with operation_aborted; it sees
+  // `evicted` and ends. The descriptor is free at once.
+  victim.stream.close();
+  report(Drop::Evicted);
 }
 
 asio::awaitable<void> Server::Impl::accept_loop() {
   auto self = shared_from_this();  // keeps the state alive while we run
+  std::vector<OpenConnection> open;
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
     if (stopping || ec == asio::error::operation_aborted) co_return;
@@ -321,82 +435,116 @@ asio::awaitable<void> Server::Impl::accept_loop() {
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    if (active >= limits.max_connections) {
-      reject_busy(socket);
+    std::string address = "?";
+    bool loopback = false;
+    if (auto ep = socket.remote_endpoint(ec); !ec) {
+      address = ep.address().to_string();
+      loopback = is_loopback(ep.address());
+    }
+    auto source = source_key(address);
+    open.clear();
+    for (const auto& [id, conn] : connections) open.push_back(conn->view);
+    const auto admission = admit(open, source, limits.max_connections, limits.max_connections_per_ip);
+    if (admission.verdict == Admission::Verdict::RefuseFull) {
+      refuse(socket, Drop::RefusedFull);
       continue;
     }
-    ++active;
-    std::string peer = "?";
-    if (auto ep = socket.remote_endpoint(ec); !ec) peer = ep.address().to_string();
-    asio::co_spawn(strand, session(std::move(socket)), [peer](std::exception_ptr e) {
+    if (admission.verdict == Admission::Verdict::RefusePerSource) {
+      refuse(socket, Drop::RefusedPerIp);
+      continue;
+    }
+    if (admission.verdict == Admission::Verdict::AdmitEvicting) evict(admission.evict, address);
+
+    // Counted now (a spawned session starts later), so the limits hold.
+    auto conn = std::make_shared<Connection>(
+        std::move(socket), OpenConnection{next_id++, std::move(source), Phase::Idle, std::chrono::steady_clock::now()});
+    conn->address = address;
+    conn->loopback = loopback;
+    count(conn);
+    asio::co_spawn(strand, session(std::move(conn)), [address](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
-        spdlog::error("http: connection from {} failed: {}", peer, ex.what());
+        spdlog::error("http: connection from {} failed: {}", address, ex.what());
       }
     });
   }
 }
 
-void Server::Impl::reject_busy(tcp::socket& socket) {
+void Server::Impl::refuse(tcp::socket& socket, Drop why) {
   // Never waits: a full kernel buffer just loses the 503 (the client sees a close).
+  const auto& response = why == Drop::RefusedPerIp ? refused_per_ip : refused_full;
   boost::system::error_code ec;
   socket.non_blocking(true, ec);
-  socket.write_some(asio::buffer(busy_response), ec);
+  socket.write_some(asio::buffer(response), ec);
   socket.shutdown(tcp::socket::shutdown_both, ec);
   socket.close(ec);
+  report(why);
 }
 
-asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
+asio::awaitable<void> Server::Impl::session(std::shared_ptr<Connection> conn) {
   auto self = shared_from_this();
-  struct Release {
+  struct Uncount {
     Impl& impl;
-    ~Release() { --impl.active; }
-  } release{*this};
-  if (stopping) co_return;
-  boost::system::error_code ec;
+    Connection& conn;
+    ~Uncount() { impl.uncount(conn); }
+  } uncount_at_end{*this, *conn};
+  auto gone = [&] { return stopping || conn->evicted; };
+  if (gone()) co_return;
+  auto& stream = conn->stream;
   Request base;
-  if (auto ep = socket.remote_endpoint(ec); !ec) {
-    base.remote_address = ep.address().to_string();
-    base.remote_is_loopback = is_loopback(ep.address());
-  }
-  beast::tcp_stream stream(std::move(socket));
-  open.insert(&stream);
-  struct Unregister {
-    Impl& impl;
-    beast::tcp_stream* stream;
-    ~Unregister() { impl.open.erase(stream); }
-  } unregister{*this, &stream};
+  base.remote_address = conn->address;
+  base.remote_is_loopback = conn->loopback;
 
   beast::flat_buffer buffer;
-  for (;;) {
+  // The first request line and headers are due header_timeout after accept;
+  // a later request's, header_timeout after its first byte.
+  auto header_deadline = conn->view.since + limits.header_timeout;
+  for (bool first = true;; first = false) {
+    if (buffer.size() == 0) {
+      // Nothing of the next request yet: wait for its first byte.
+      if (first) {
+        stream.expires_at(header_deadline);
+      } else {
+        conn->enter(Phase::Idle);
+        stream.expires_after(limits.idle_timeout);
+      }
+      auto [ec, n] =
+          co_await stream.async_read_some(buffer.prepare(kFirstReadBytes), asio::as_tuple(asio::use_awaitable));
+      if (gone()) co_return;
+      if (ec == beast::error::timeout) report(first ? Drop::HeaderTimeout : Drop::IdleTimeout);
+      if (ec) co_return;
+      buffer.commit(n);
+    }
+    if (!first) header_deadline = std::chrono::steady_clock::now() + limits.header_timeout;
+    conn->enter(Phase::Headers);
+
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(limits.max_header_bytes, UINT32_MAX)));
     parser.body_limit(static_cast<std::uint64_t>(limits.max_body_bytes));
-    stream.expires_after(limits.read_timeout);
-    auto [read_ec, n] = co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-    (void)n;
-    if (stopping) co_return;
-    if (read_ec) {
-      // The peer left, went quiet, or we are stopping: nothing to answer.
-      if (read_ec == bhttp::error::end_of_stream || read_ec == bhttp::error::partial_message ||
-          read_ec == beast::error::timeout || read_ec == asio::error::operation_aborted ||
-          read_ec == asio::error::connection_reset || read_ec == asio::error::eof ||
-          read_ec == asio::error::broken_pipe)
-        co_return;
-      Response error;
-      if (read_ec == bhttp::error::body_limit)
-        error = error_response(413, "request body larger than " + std::to_string(limits.max_body_bytes) + " bytes");
-      else if (read_ec == bhttp::error::header_limit)
-        error =
-            error_response(431, "request headers larger than " + std::to_string(limits.max_header_bytes) + " bytes");
-      else
-        error = error_response(400, "malformed HTTP request: " + read_ec.message());
-      if (co_await write(stream, std::move(error), false, 11)) co_await linger_close(stream);
+    stream.expires_at(header_deadline);
+    auto [header_ec, header_n] =
+        co_await bhttp::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    (void)header_n;
+    if (gone()) co_return;
+    if (header_ec) {
+      co_await end_request(*conn, header_ec, Drop::HeaderTimeout);
       co_return;
     }
+    if (!parser.is_done()) {
+      conn->enter(Phase::Body);
+      stream.expires_after(limits.body_timeout);
+      auto [body_ec, body_n] = co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      (void)body_n;
+      if (gone()) co_return;
+      if (body_ec) {
+        co_await end_request(*conn, body_ec, Drop::BodyTimeout);
+        co_return;
+      }
+    }
 
+    conn->enter(Phase::Responding);
     auto& msg = parser.get();
     Request request = base;
     request.method = std::string(msg.method_string());
@@ -404,8 +552,9 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     std::string_view target = msg.target();
     if (target.empty() || target.front() != '/') {
       // Absolute-form and "*" targets are for proxies and OPTIONS: not ours.
-      if (co_await write(stream, error_response(400, "request target must be a path"), false, msg.version()))
-        co_await linger_close(stream);
+      auto error = error_response(400, "request target must be a path");
+      const bool sent = co_await write(*conn, error, false, msg.version());
+      if (sent) co_await linger_close(*conn);
       co_return;
     }
     auto question = target.find('?');
@@ -418,17 +567,36 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     const unsigned version = msg.version();
 
     auto response = router.handle(std::move(request));
-    if (stopping) co_return;
-    if (!co_await write(stream, std::move(response), keep_alive, version)) co_return;
+    if (gone()) co_return;
+    const bool sent = co_await write(*conn, response, keep_alive, version);
+    if (!sent) co_return;
     if (!keep_alive) {
+      boost::system::error_code ec;
       stream.socket().shutdown(tcp::socket::shutdown_send, ec);
       co_return;
     }
   }
 }
 
-asio::awaitable<bool> Server::Impl::write(beast::tcp_stream& stream, Response response, bool keep_alive,
-                                          unsigned version) {
+asio::awaitable<void> Server::Impl::end_request(Connection& conn, const boost::system::error_code& ec, Drop timeout) {
+  if (ec == beast::error::timeout) {
+    report(timeout);
+    co_return;
+  }
+  if (peer_gone(ec)) co_return;
+  Response error;
+  if (ec == bhttp::error::body_limit)
+    error = error_response(413, "request body larger than " + std::to_string(limits.max_body_bytes) + " bytes");
+  else if (ec == bhttp::error::header_limit)
+    error = error_response(431, "request headers larger than " + std::to_string(limits.max_header_bytes) + " bytes");
+  else
+    error = error_response(400, "malformed HTTP request: " + ec.message());
+  conn.enter(Phase::Responding);
+  const bool sent = co_await write(conn, error, false, 11);
+  if (sent) co_await linger_close(conn);
+}
+
+asio::awaitable<bool> Server::Impl::write(Connection& conn, Response& response, bool keep_alive, unsigned version) {
   bhttp::response<bhttp::string_body> res;
   res.version(version);
   // A status outside 100..999 is a handler bug; Beast would throw on it.
@@ -439,20 +607,21 @@ asio::awaitable<bool> Server::Impl::write(beast::tcp_stream& stream, Response re
   res.set(bhttp::field::connection, keep_alive ? "keep-alive" : "close");
   res.body() = std::move(response.body);
   res.prepare_payload();
-  stream.expires_after(limits.write_timeout);
-  auto [ec, n] = co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+  conn.stream.expires_after(limits.write_timeout);
+  auto [ec, n] = co_await bhttp::async_write(conn.stream, res, asio::as_tuple(asio::use_awaitable));
   (void)n;
-  co_return !ec && !stopping;
+  if (ec == beast::error::timeout) report(Drop::WriteTimeout);
+  co_return !ec && !stopping && !conn.evicted;
 }
 
-asio::awaitable<void> Server::Impl::linger_close(beast::tcp_stream& stream) {
+asio::awaitable<void> Server::Impl::linger_close(Connection& conn) {
   boost::system::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream.expires_after(kLingerTimeout);
+  conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  conn.stream.expires_after(kLingerTimeout);
   std::array<char, 4096> sink;
   std::size_t drained = 0;
   while (drained < kLingerMaxBytes && !stopping) {
-    auto [read_ec, n] = co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
+    auto [read_ec, n] = co_await conn.stream.async_read_some(asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
     if (read_ec) break;
     drained += n;
   }

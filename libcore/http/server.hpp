@@ -5,6 +5,7 @@
 // runs every connection as a coroutine. No Boost headers here: the Beast and
 // Asio code lives in server.cpp.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +17,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "libcore/config/defaults.hpp"
 #include "libcore/util/address.hpp"
 #include "libcore/util/error.hpp"
 
@@ -89,32 +91,71 @@ class Router {
   std::vector<Route> routes_;
 };
 
-// Named limits with their defaults (the node maps [http] settings onto them).
-inline constexpr std::size_t kDefaultMaxConnections = 64;
-inline constexpr std::size_t kDefaultMaxHeaderBytes = 16 * 1024;
-inline constexpr std::size_t kDefaultMaxBodyBytes = 64 * 1024;
-inline constexpr std::chrono::milliseconds kDefaultReadTimeout{10'000};
-inline constexpr std::chrono::milliseconds kDefaultWriteTimeout{10'000};
-
+// Named limits; the defaults are config/defaults.hpp's (the node maps its
+// [http] settings onto them: node/settings_from_config.hpp).
 struct ServerLimits {
-  // Connections served at once; one more is answered 503 and closed at once.
-  std::size_t max_connections = kDefaultMaxConnections;
+  // Connections served at once. When every slot is taken, a newcomer gets
+  // the slot of a connection from a more crowded address, one waiting on its
+  // client (admit() in admission.hpp), or else 503 and a close.
+  std::size_t max_connections = config::defaults::kHttpMaxConnections;
+  // Connections from one address (IPv6: one /64) at once; one more is
+  // answered 503 and closed.
+  std::size_t max_connections_per_ip = config::defaults::kHttpMaxConnectionsPerIp;
   // Request line + headers; beyond it: 431 and close.
-  std::size_t max_header_bytes = kDefaultMaxHeaderBytes;
+  std::size_t max_header_bytes = config::defaults::kHttpMaxHeaderBytes;
   // Request body; beyond it: 413 and close.
-  std::size_t max_body_bytes = kDefaultMaxBodyBytes;
-  // Time to receive one whole request, also the idle time allowed between
-  // keep-alive requests; then the connection is closed without a response.
-  std::chrono::milliseconds read_timeout = kDefaultReadTimeout;
+  std::size_t max_body_bytes = config::defaults::kHttpMaxBodyBytes;
+  // The request line and headers must have arrived this long after the
+  // request's first byte (after accept, for a connection's first request),
+  // however slowly they trickle in; then the connection is closed without a
+  // response.
+  std::chrono::milliseconds header_timeout = config::defaults::kHttpHeaderTimeout;
+  // After a response, a keep-alive connection whose next request has not
+  // started within this is closed.
+  std::chrono::milliseconds idle_timeout = config::defaults::kHttpIdleTimeout;
+  // Time for a request body to arrive once its headers have; then the
+  // connection is closed without a response.
+  std::chrono::milliseconds body_timeout = config::defaults::kHttpBodyTimeout;
   // Time to send one response; then the connection is closed.
-  std::chrono::milliseconds write_timeout = kDefaultWriteTimeout;
+  std::chrono::milliseconds write_timeout = config::defaults::kHttpWriteTimeout;
+
+  bool operator==(const ServerLimits&) const = default;
+};
+
+// Why the server refused or closed a connection by itself (a client that
+// leaves, or a malformed request, is not a Drop).
+enum class Drop {
+  RefusedFull,    // refused at accept (503): full and nobody to evict
+  RefusedPerIp,   // refused at accept (503): its address holds max_connections_per_ip
+  Evicted,        // closed to serve a newcomer from a less crowded address
+  HeaderTimeout,  // header_timeout ran out before the headers were complete
+  IdleTimeout,    // no new request within idle_timeout
+  BodyTimeout,    // body_timeout ran out before the body was complete
+  WriteTimeout,   // write_timeout ran out before the response was sent
+};
+inline constexpr std::array<Drop, 7> kAllDrops = {Drop::RefusedFull,   Drop::RefusedPerIp, Drop::Evicted,
+                                                  Drop::HeaderTimeout, Drop::IdleTimeout,  Drop::BodyTimeout,
+                                                  Drop::WriteTimeout};
+// The metric label: "full", "per_ip_limit", "evicted", "header_timeout",
+// "idle_timeout", "body_timeout", "write_timeout".
+const char* to_string(Drop d);
+// RefusedFull and RefusedPerIp: the connection was never served.
+bool is_refusal(Drop d);
+
+// What the server tells its owner (e.g. to count in metrics). Each callback
+// may be empty; they run on the server's strand, must not call back into the
+// Server, and are never called once the Server is destroyed.
+struct ServerObserver {
+  std::function<void(Drop)> dropped;
+  std::function<void(std::size_t open)> open_connections;  // after every change
 };
 
 // Serves a Router over HTTP/1.1 on one listening address. Keep-alive is
 // supported (HTTP/1.1 default, HTTP/1.0 with "Connection: keep-alive");
 // every response carries Content-Length and Connection. Malformed requests
 // get 400 and the connection is closed; the server never stops serving
-// because of what a client sends.
+// because of what a client sends, and slow, idle or numerous clients from a
+// few addresses cannot keep a client from another address out (ServerLimits).
 //
 // Threads: all accepting, parsing and handler calls run on one strand of the
 // given io_context, so handlers never run concurrently with each other (the
@@ -122,7 +163,8 @@ struct ServerLimits {
 // and stop() from the thread that runs the io_context, or before it runs.
 class Server {
  public:
-  Server(boost::asio::io_context& io, util::HostPort listen, Router router, ServerLimits limits = {});
+  Server(boost::asio::io_context& io, util::HostPort listen, Router router, ServerLimits limits = {},
+         ServerObserver observer = {});
   ~Server();  // stop()
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -27,6 +27,9 @@ const std::vector<std::string_view> kNodeMetricNames = {
     "tnode_breakers_open",
     "tnode_messages_total",
     "tnode_bytes_total",
+    "tnode_http_connections",
+    "tnode_http_connections_refused_total",
+    "tnode_http_connections_closed_total",
     "tnode_build_info",
     "tnode_uptime_seconds",
 };
@@ -75,6 +78,13 @@ NodeMetrics::NodeMetrics(std::string_view version)
                                 {"type", "direction"})),
       bytes(registry.counter("tnode_bytes_total", "P2P bytes on the wire, frame headers included, by direction.",
                              {"direction"})),
+      http_connections(registry.gauge("tnode_http_connections", "Open HTTP connections.").with()),
+      http_refused(registry.counter("tnode_http_connections_refused_total",
+                                    "HTTP connections refused with 503 at accept, by reason.", {"reason"})),
+      http_closed(registry.counter("tnode_http_connections_closed_total",
+                                   "HTTP connections the server closed by itself (a deadline, or to serve a "
+                                   "newcomer), by reason.",
+                                   {"reason"})),
       build_info(
           registry.gauge("tnode_build_info", "Always 1; the version label names the running build.", {"version"})),
       uptime_seconds(registry.gauge("tnode_uptime_seconds", "Seconds since the node started.").with()) {

@@ -16,6 +16,8 @@
 //   peer       the peer's node id, hex; remove() the series when it leaves
 //   version    the build's version string
 //   reason     (invalid blocks) chain::to_string(BlockFault): "bad_signature", ...
+//   reason     (HTTP) http::to_string(Drop): "full", "per_ip_limit" (refused);
+//              "evicted", "header_timeout", "idle_timeout", ... (closed)
 
 #include <array>
 #include <string>
@@ -38,8 +40,8 @@ inline constexpr std::string_view kHandshakeFailed = "failed";
 inline constexpr std::array<double, 13> kHandshakeDurationBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                                      0.25,  0.5,    1,     2.5,  5,     10};
 
-// The names of DESIGN.md section 8 plus tnode_build_info and
-// tnode_uptime_seconds, in the order NodeMetrics declares them.
+// The names of DESIGN.md section 8 plus the HTTP server's, tnode_build_info
+// and tnode_uptime_seconds, in the order NodeMetrics declares them.
 extern const std::vector<std::string_view> kNodeMetricNames;
 
 // Owns a Registry with every node metric. Families with labels are members
@@ -78,6 +80,9 @@ struct NodeMetrics {
   Gauge& breakers_open;                 // tnode_breakers_open
   Family<Counter>& messages;            // tnode_messages_total{type,direction}
   Family<Counter>& bytes;               // tnode_bytes_total{direction}
+  Gauge& http_connections;              // tnode_http_connections
+  Family<Counter>& http_refused;        // tnode_http_connections_refused_total{reason}
+  Family<Counter>& http_closed;         // tnode_http_connections_closed_total{reason}
   Family<Gauge>& build_info;            // tnode_build_info{version}
   Gauge& uptime_seconds;                // tnode_uptime_seconds
 };

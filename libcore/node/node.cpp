@@ -174,8 +174,19 @@ util::Result<void> check_open_files(const config::NodeConfig& c, const chain::Ge
   budget.max_outbound = c.max_outbound;
   budget.masternodes = genesis.masternodes.size();
   budget.max_handshakes = config::defaults::kMaxHandshakes;
-  budget.http_connections = http::kDefaultMaxConnections;
+  budget.http_connections = c.http_max_connections;
   return util::ensure_fd_capacity(budget);
+}
+
+// Counts the HTTP server's refusals and closes, and its open connections,
+// in /metrics; every reason is exported from the start, at 0.
+http::ServerObserver http_observer(metrics::NodeMetrics& m) {
+  auto family = [&m](http::Drop d) -> metrics::Family<metrics::Counter>& {
+    return http::is_refusal(d) ? m.http_refused : m.http_closed;
+  };
+  for (auto d : http::kAllDrops) family(d).with({http::to_string(d)});
+  return {[family](http::Drop d) { family(d).with({http::to_string(d)}).inc(); },
+          [&m](std::size_t open) { m.http_connections.set(static_cast<double>(open)); }};
 }
 
 // SIGHUP reopens the log; the first SIGINT/SIGTERM calls `stop` (a
@@ -256,7 +267,7 @@ util::Result<void> serve(const NodeOptions& options, const Identity& id, store::
                  c.admin_token,
                  c.ban_duration,
                  std::chrono::steady_clock::now()};
-  http::Server http_server(io, c.http_listen, make_api(std::move(api)));
+  http::Server http_server(io, c.http_listen, make_api(std::move(api)), http_limits_from(c), http_observer(metrics));
   std::unique_ptr<SignalHandler> signals;
   auto stop = [&] {
     sync_tick.stop();

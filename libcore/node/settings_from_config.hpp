@@ -1,6 +1,6 @@
 #pragma once
 // The one step that turns tnode.toml (config::NodeConfig) into the node
-// layer's settings structs, after p2p/settings_from_config.hpp does
+// layer's settings structs (and the HTTP server's limits), after p2p/settings_from_config.hpp does
 // [reconnect] and [peer_quality]. Header-only, included by node.cpp and the
 // tests: the settings structs never see NodeConfig, and a new setting is
 // wired here once. Mapping NodeConfig{} gives each struct's own defaults
@@ -9,6 +9,7 @@
 #include <string>
 
 #include "libcore/config/node_config.hpp"
+#include "libcore/http/server.hpp"
 #include "libcore/node/network.hpp"
 #include "libcore/node/sync.hpp"
 #include "libcore/p2p/settings_from_config.hpp"
@@ -49,6 +50,16 @@ inline SyncSettings sync_settings_from(const config::NodeConfig& c) {
   s.max_clock_drift_ms = c.max_clock_drift.count();
   s.max_reorg_depth = c.max_reorg_depth;
   s.max_reply_bytes = c.max_message_size;
+  return s;
+}
+
+// [http]: the server's limits (the fixed ones keep their defaults).
+inline http::ServerLimits http_limits_from(const config::NodeConfig& c) {
+  http::ServerLimits s;
+  s.max_connections = c.http_max_connections;
+  s.max_connections_per_ip = c.http_max_connections_per_ip;
+  s.header_timeout = c.http_header_timeout;
+  s.idle_timeout = c.http_idle_timeout;
   return s;
 }
 

@@ -1,24 +1,30 @@
 """core::http::Server over real loopback sockets (tests/tools/http_echo_server):
-status codes and JSON, keep-alive, size limits, malformed input, the
-connection limit under load, the admin guard, bind errors and a clean stop."""
+status codes and JSON, keep-alive, size limits, malformed input, the per-IP
+cap under load, eviction for a newcomer when full, the header deadline and
+the idle keep-alive timeout, the admin guard, bind errors and a clean stop."""
 
 import http.client
 import json
 import re
 import socket
+import time
 
 from harness import CheckFailed, TestRun, binary, expect, expect_eq, expect_in, expect_rc, poll, run
+from ports import free_port_range
 
 TOKEN = "it-admin-token"
-MAX_CONNECTIONS = 64  # the server's default (ServerLimits::max_connections)
+MAX_PER_IP = 8  # the server's default (ServerLimits::max_connections_per_ip)
 TIMEOUT = 10.0
+# A second server with small limits, for the deadlines and for eviction.
+SMALL = {"max_connections": 6, "per_ip": 3, "header_ms": 3000, "idle_ms": 1000}
 
 t = TestRun("http server")
 state = {}
 
 
 def start_server(*args):
-    proc = t.spawn("http_echo_server", [binary("http_echo_server"), "0", *args])
+    # A port below the ephemeral range (ports.py), so no outgoing connection holds it.
+    proc = t.spawn("http_echo_server", [binary("http_echo_server"), str(free_port_range(1)), *args])
 
     def bound_port():
         if not proc.running():
@@ -180,11 +186,12 @@ def over_connection_limit():
             if head.startswith(b"HTTP/1.1 200"):
                 served += 1
             else:
-                expect(head == b"" or head.startswith(b"HTTP/1.1 503"), "503 or a close beyond the limit", head[:80])
+                expect(head == b"" or (head.startswith(b"HTTP/1.1 503") and b"from your address" in head),
+                       "a 503 naming the per-address limit, or a close, beyond the cap", head[:200])
                 refused += 1
         t.note(f"{served} served, {refused} refused (503 or closed)")
-        expect(1 <= served <= MAX_CONNECTIONS, f"between 1 and {MAX_CONNECTIONS} connections served", served)
-        expect(refused >= total - MAX_CONNECTIONS, f"at least {total - MAX_CONNECTIONS} refused", refused)
+        expect(1 <= served <= MAX_PER_IP, f"between 1 and {MAX_PER_IP} connections from one address served", served)
+        expect(refused >= total - MAX_PER_IP, f"at least {total - MAX_PER_IP} refused", refused)
         expect(state["proc"].running(), "the server to survive", f"exited {state['proc'].returncode}")
     finally:
         for s in socks:
@@ -192,6 +199,168 @@ def over_connection_limit():
     # The slots come back once those connections close.
     poll(lambda: (request("GET", "/hello")[0] == 200, "not 200 yet"), TIMEOUT, "GET /hello to succeed again")
     expect_still_serving()
+
+
+# ---- the small server: deadlines and eviction
+
+def small_server():
+    state["small"], state["small_port"] = start_server(
+        "--max-connections", str(SMALL["max_connections"]), "--max-connections-per-ip", str(SMALL["per_ip"]),
+        "--header-timeout-ms", str(SMALL["header_ms"]), "--idle-timeout-ms", str(SMALL["idle_ms"]))
+
+
+def connect_from(source):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(TIMEOUT)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", state["small_port"]))
+    return s
+
+
+def read_until_close(s, limit):
+    """Everything the server sends until it closes; CheckFailed if it is
+    still open after `limit` seconds."""
+    s.settimeout(limit)
+    chunks = []
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except ConnectionResetError:
+        pass
+    except socket.timeout:
+        raise CheckFailed(f"expected the server to close the connection within {limit}s, it is still open")
+    return b"".join(chunks)
+
+
+def drops(reason):
+    return state["small"].stdout().split().count(reason)
+
+
+def get_on(s):
+    """One GET /hello on an open connection: the status."""
+    s.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise CheckFailed(f"expected a response, the server closed after {head[:100]!r}")
+        head += chunk
+    length = int(re.search(rb"Content-Length: (\d+)", head, re.I).group(1))
+    body = head.split(b"\r\n\r\n", 1)[1]
+    while len(body) < length:
+        body += s.recv(65536)
+    return int(head.split()[1])
+
+
+def header_deadline():
+    # Headers trickling in: closed header_timeout after accept, unanswered,
+    # however steadily the bytes come.
+    before = drops("header_timeout")
+    with connect_from("127.0.0.2") as s:
+        start = time.monotonic()
+        s.sendall(b"GET /hello HTTP/1.1\r\n")
+        closed_at = None
+        for i in range(40):
+            try:
+                s.sendall(f"X-Slow-{i}: y\r\n".encode())
+            except OSError:
+                closed_at = time.monotonic() - start
+                break
+            s.settimeout(0.2)  # pacing the drip
+            try:
+                if s.recv(65536) == b"":
+                    closed_at = time.monotonic() - start
+                    break
+            except socket.timeout:
+                pass
+            except ConnectionResetError:
+                closed_at = time.monotonic() - start
+                break
+    limit = SMALL["header_ms"] / 1000
+    expect(closed_at is not None, "the slow request to be closed", "still open after 40 header lines")
+    t.note(f"slow headers closed after {closed_at:.2f}s (header_timeout {limit}s)")
+    expect(limit - 0.2 <= closed_at <= limit + 2.0, f"the close about {limit}s after accept", f"{closed_at:.2f}s")
+    poll(lambda: (drops("header_timeout") > before, state["small"].stdout()[-200:]), TIMEOUT,
+         "the server to report drop header_timeout")
+    # Headers that complete in time are served, even when they trickle.
+    with connect_from("127.0.0.2") as s:
+        for part in (b"GET /hel", b"lo HTTP/1.1\r\nHo", b"st: x\r\n", b"\r\n"):
+            s.sendall(part)
+            time.sleep(0.1)  # pacing the drip
+        reply = s.recv(65536)
+        expect(reply.startswith(b"HTTP/1.1 200"), "a 200 for headers sent in pieces within the deadline", reply[:80])
+
+
+def idle_timeout():
+    before = drops("idle_timeout")
+    limit = SMALL["idle_ms"] / 1000
+    with connect_from("127.0.0.2") as s:
+        # Requests closer together than idle_timeout keep the connection.
+        for i in range(4):
+            if i:
+                time.sleep(limit / 2)  # pacing the requests
+            expect(get_on(s) == 200, "200 on the kept-alive connection")
+        start = time.monotonic()  # the last response is in: the idle time starts
+        read_until_close(s, limit + 3.0)
+        idle = time.monotonic() - start
+    t.note(f"idle keep-alive closed after {idle:.2f}s (idle_timeout {limit}s)")
+    expect(limit - 0.2 <= idle <= limit + 2.0, f"the idle connection closed about {limit}s after the response",
+           f"{idle:.2f}s")
+    poll(lambda: (drops("idle_timeout") > before, state["small"].stdout()[-200:]), TIMEOUT,
+         "the server to report drop idle_timeout")
+
+
+def eviction():
+    # Fill the server: 3 + 3 idle connections from two addresses (the cap is
+    # 3, the server holds 6). Their first request is due after header_ms, so
+    # the checks below run well inside that.
+    socks = []
+    try:
+        for source in ("127.0.0.2", "127.0.0.3"):
+            for _ in range(SMALL["per_ip"]):
+                socks.append(connect_from(source))
+        # The connections are counted when accepted: wait until a newcomer
+        # from a crowded address is refused for the per-address cap.
+        def capped():
+            with connect_from("127.0.0.2") as s:
+                reply = read_until_close(s, TIMEOUT)
+            return (b"from your address" in reply, reply[:120])
+        poll(capped, TIMEOUT, "127.0.0.2 to be at its cap")
+        before = drops("evicted")
+        # A newcomer from a third address is served in the slot of the
+        # longest-waiting connection of a most crowded address: the first one.
+        with connect_from("127.0.0.4") as s:
+            expect(get_on(s) == 200, "a newcomer from 127.0.0.4 served while the server is full")
+            poll(lambda: (drops("evicted") == before + 1, state["small"].stdout()[-200:]), TIMEOUT,
+                 "the server to report one eviction")
+            socks[0].settimeout(TIMEOUT)
+            expect(read_until_close(socks[0], TIMEOUT) == b"", "the oldest idle connection closed unanswered")
+            for other in socks[1:]:
+                other.settimeout(0.05)
+                try:
+                    data = other.recv(1)
+                    expect(False, "the other connections to stay open", f"one got {data!r}")
+                except socket.timeout:
+                    pass
+            # Still full (127.0.0.4 holds its slot): 127.0.0.2, down to 2,
+            # cannot take a slot from 127.0.0.3 (3): the spread would not even out.
+            with connect_from("127.0.0.2") as s2:
+                reply = read_until_close(s2, TIMEOUT)
+            expect(reply.startswith(b"HTTP/1.1 503") and b"too many connections" in reply and
+                   b"from your address" not in reply, "503 'too many connections' for 127.0.0.2", reply[:200])
+            expect(drops("full") >= 1, "the server to report drop full", state["small"].stdout()[-200:])
+    finally:
+        for s in socks:
+            s.close()
+    poll(lambda: (request_small() == 200, "not 200 yet"), TIMEOUT, "the small server to serve again")
+
+
+def request_small():
+    with connect_from("127.0.0.5") as s:
+        return get_on(s)
 
 
 def admin_guard():
@@ -239,7 +408,11 @@ t.check("keep-alive: two requests on one connection, then Connection: close", ke
 t.check("HTTP/1.0 without keep-alive gets Connection: close", http10_closes)
 t.check("oversized body is 413, oversized headers 431, server keeps serving", oversized_body)
 t.check("garbage bytes get 400 and the server keeps serving", garbage)
-t.check("100 connections beyond the limit: no crash, serves afterwards", over_connection_limit)
+t.check("100 connections from one address: the per-IP cap holds, serves afterwards", over_connection_limit)
+t.check("a server with small limits starts", small_server, required=False)
+t.check("slow headers are closed at the header deadline; pieces within it are served", header_deadline)
+t.check("an idle keep-alive connection is closed after idle_timeout, a busy one is kept", idle_timeout)
+t.check("full: a newcomer from another address takes the slot of the most crowded one", eviction)
 t.check("admin route refused without the token, accepted with it", admin_guard)
 t.check("admin route refused when no token is configured", admin_without_configured_token)
 t.check("bind failure names the address", bind_error_names_address)

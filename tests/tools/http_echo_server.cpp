@@ -1,10 +1,13 @@
 // http_echo_server: serves a few routes through core::http::Server on
 // 127.0.0.1, for tests/integration/test_http_server.py. Not installed.
 //
-//   http_echo_server [PORT] [--admin-token T] [--max-connections N] [--read-timeout-ms N]
+//   http_echo_server [PORT] [--admin-token T] [--max-connections N] [--max-connections-per-ip N]
+//                    [--header-timeout-ms N] [--idle-timeout-ms N] [--body-timeout-ms N]
 //
 // Prints "port <bound port>" on stdout once listening (PORT 0 or absent: a
-// free port), then serves until SIGTERM/SIGINT.
+// free port), then "drop <reason>" for every connection the server refuses
+// or closes by itself (http::to_string(Drop)), and serves until
+// SIGTERM/SIGINT.
 //
 // Routes: GET /hello, POST /echo, GET /items/{id}, GET /info (the caller's
 // address), POST /admin/ping (require_admin with --admin-token).
@@ -66,19 +69,32 @@ int main(int argc, char** argv) {
     } else if (arg == "--max-connections" && has_value && parse_number(argv[i + 1], n)) {
       limits.max_connections = n;
       ++i;
-    } else if (arg == "--read-timeout-ms" && has_value && parse_number(argv[i + 1], n)) {
-      limits.read_timeout = std::chrono::milliseconds(n);
+    } else if (arg == "--max-connections-per-ip" && has_value && parse_number(argv[i + 1], n)) {
+      limits.max_connections_per_ip = n;
+      ++i;
+    } else if (arg == "--header-timeout-ms" && has_value && parse_number(argv[i + 1], n)) {
+      limits.header_timeout = std::chrono::milliseconds(n);
+      ++i;
+    } else if (arg == "--idle-timeout-ms" && has_value && parse_number(argv[i + 1], n)) {
+      limits.idle_timeout = std::chrono::milliseconds(n);
+      ++i;
+    } else if (arg == "--body-timeout-ms" && has_value && parse_number(argv[i + 1], n)) {
+      limits.body_timeout = std::chrono::milliseconds(n);
       ++i;
     } else if (parse_number(arg, n) && n <= 65535) {
       port = n;
     } else {
-      std::cerr << "usage: http_echo_server [PORT] [--admin-token T] [--max-connections N] [--read-timeout-ms N]\n";
+      std::cerr << "usage: http_echo_server [PORT] [--admin-token T] [--max-connections N] "
+                   "[--max-connections-per-ip N] [--header-timeout-ms N] [--idle-timeout-ms N] [--body-timeout-ms N]\n";
       return kUsage;
     }
   }
 
   boost::asio::io_context io;
-  core::http::Server server(io, {"127.0.0.1", static_cast<std::uint16_t>(port)}, make_router(admin_token), limits);
+  core::http::ServerObserver observer;
+  observer.dropped = [](core::http::Drop d) { std::cout << "drop " << core::http::to_string(d) << std::endl; };
+  core::http::Server server(io, {"127.0.0.1", static_cast<std::uint16_t>(port)}, make_router(admin_token), limits,
+                            observer);
   auto bound = server.start();
   if (!bound) {
     std::cerr << "http_echo_server: " << bound.error().message << "\n";

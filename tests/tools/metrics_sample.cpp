@@ -44,6 +44,10 @@ int main() {
   m.messages.with({s(core::p2p::to_string(core::p2p::MessageType::Ping)), s(kSent)}).inc(40);
   m.bytes.with({s(kReceived)}).inc(1'000'000);
   m.bytes.with({s(kSent)}).inc(123'456'789);
+  m.http_connections.set(17);
+  m.http_refused.with({"per_ip_limit"}).inc(4);
+  m.http_closed.with({"header_timeout"}).inc(9);
+  m.http_closed.with({"evicted"}).inc(2);
   m.uptime_seconds.set(3600.5);
 
   std::cout << m.render();

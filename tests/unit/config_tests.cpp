@@ -79,6 +79,10 @@ void check_same(const NodeConfig& a, const NodeConfig& b) {
   CHECK(a.bootstrap_node == b.bootstrap_node);
   CHECK(a.http_listen == b.http_listen);
   CHECK(a.admin_token == b.admin_token);
+  CHECK(a.http_max_connections == b.http_max_connections);
+  CHECK(a.http_max_connections_per_ip == b.http_max_connections_per_ip);
+  CHECK(a.http_header_timeout == b.http_header_timeout);
+  CHECK(a.http_idle_timeout == b.http_idle_timeout);
   CHECK(a.log_level == b.log_level);
   CHECK(a.log_format == b.log_format);
 }
@@ -118,6 +122,10 @@ NodeConfig everything_changed() {
   c.bootstrap_node = true;
   c.http_listen = {"0.0.0.0", 8080};
   c.admin_token = "s3cr\"et\\token";
+  c.http_max_connections = 300;
+  c.http_max_connections_per_ip = 3;
+  c.http_header_timeout = Millis(2'500);
+  c.http_idle_timeout = Millis(15'000);
   c.log_level = "debug";
   c.log_format = LogFormat::Json;
   return c;
@@ -161,6 +169,10 @@ TEST_CASE("an empty config gives the documented defaults", "[unit][config]") {
   CHECK_FALSE(c.bootstrap_node);
   CHECK(c.http_listen == core::util::HostPort{"127.0.0.1", 24101});
   CHECK(c.admin_token.empty());
+  CHECK(c.http_max_connections == 128);
+  CHECK(c.http_max_connections_per_ip == 8);
+  CHECK(c.http_header_timeout == Millis(5'000));
+  CHECK(c.http_idle_timeout == Millis(5'000));
   CHECK(c.log_level == "info");
   CHECK(c.log_format == LogFormat::Text);
   CHECK(c.base_dir == fs::path("/etc/tnode"));
@@ -237,6 +249,9 @@ TEST_CASE("to_toml writes every section and key", "[unit][config]") {
                           "hash",
                           "bootstrap_node",
                           "admin_token",
+                          "max_connections",
+                          "max_connections_per_ip",
+                          "header_timeout",
                           "level",
                           "format"})
     CHECK_THAT(text, Contains(std::string("\n") + key + " = "));
@@ -337,6 +352,10 @@ TEST_CASE("a value of the wrong type is refused naming key and types", "[unit][c
       {"genesis", "bootstrap_node", "1", "must be a boolean, not an integer"},
       {"http", "listen", "8080", "must be a string, not an integer"},
       {"http", "admin_token", "123", "must be a string, not an integer"},
+      {"http", "max_connections", "\"128\"", "must be an integer, not a string"},
+      {"http", "max_connections_per_ip", "8.0", "must be an integer, not a number"},
+      {"http", "header_timeout", "5", "must be a string, not an integer"},
+      {"http", "idle_timeout", "true", "must be a string, not a boolean"},
       {"log", "level", "3", "must be a string, not an integer"},
       {"log", "format", "false", "must be a string, not a boolean"},
   };
@@ -345,10 +364,13 @@ TEST_CASE("a value of the wrong type is refused naming key and types", "[unit][c
 
 TEST_CASE("a bad duration is refused naming the key", "[unit][config]") {
   const std::pair<const char*, const char*> keys[] = {
-      {"network", "check_interval"},    {"network", "handshake_timeout"},    {"network", "ping_interval"},
-      {"network", "idle_timeout"},      {"network", "stall_timeout"},        {"reconnect", "base_delay"},
-      {"reconnect", "max_delay"},       {"reconnect", "breaker_cooldown"},   {"reconnect", "parked_retry"},
-      {"peer_quality", "ban_duration"}, {"peer_quality", "score_half_life"}, {"chain", "max_clock_drift"},
+      {"network", "check_interval"},       {"network", "handshake_timeout"},
+      {"network", "ping_interval"},        {"network", "idle_timeout"},
+      {"network", "stall_timeout"},        {"reconnect", "base_delay"},
+      {"reconnect", "max_delay"},          {"reconnect", "breaker_cooldown"},
+      {"reconnect", "parked_retry"},       {"peer_quality", "ban_duration"},
+      {"peer_quality", "score_half_life"}, {"chain", "max_clock_drift"},
+      {"http", "header_timeout"},          {"http", "idle_timeout"},
   };
   for (auto [section, key] : keys) {
     const std::string name = std::string(section) + "." + key;
@@ -366,6 +388,8 @@ TEST_CASE("zero durations are refused naming the key", "[unit][config]") {
   expect_error("[reconnect]\nparked_retry = \"0ms\"\n", "reconnect.parked_retry", "must be greater than zero");
   expect_error("[peer_quality]\nscore_half_life = \"0s\"\n", "peer_quality.score_half_life",
                "must be greater than zero");
+  expect_error("[http]\nheader_timeout = \"0s\"\n", "http.header_timeout", "must be greater than zero");
+  expect_error("[http]\nidle_timeout = \"0ms\"\n", "http.idle_timeout", "must be greater than zero");
   // A zero clock drift is allowed: a strict node.
   CHECK(parse_ok("[chain]\nmax_clock_drift = \"0s\"\n").max_clock_drift == Millis(0));
 }
@@ -418,19 +442,26 @@ TEST_CASE("an out-of-range integer is refused naming the key and the range", "[u
       {"peer_quality", "ban_threshold", "50", "must be in -100..-1"},
       {"chain", "max_reorg_depth", "0", "0 is out of range 1.."},
       {"chain", "max_reorg_depth", "-5", "out of range"},
+      {"http", "max_connections", "0", "0 is out of range 1..100000"},
+      {"http", "max_connections", "100001", "100001 is out of range 1..100000"},
+      {"http", "max_connections_per_ip", "0", "0 is out of range 1..100000"},
+      {"http", "max_connections_per_ip", "-8", "out of range"},
   };
   expect_key_errors(cases);
   // The edges of each range are accepted.
   auto edges = parse_ok(
       "[network]\nmax_inbound = 0\nmax_outbound = 100000\nmax_per_ip = 1\n"
       "[reconnect]\nmax_attempts = 1000000\nmax_attempts_discovered = 1\nbreaker_failures = 1\n"
-      "[peer_quality]\nban_threshold = -100\n[chain]\nmax_reorg_depth = 1\n");
+      "[peer_quality]\nban_threshold = -100\n[chain]\nmax_reorg_depth = 1\n"
+      "[http]\nmax_connections = 100000\nmax_connections_per_ip = 1\n");
   CHECK(edges.max_inbound == 0);
   CHECK(edges.max_outbound == 100'000);
   CHECK(edges.max_per_ip == 1);
   CHECK(edges.max_attempts == 1'000'000);
   CHECK(edges.ban_threshold == -100);
   CHECK(edges.max_reorg_depth == 1);
+  CHECK(edges.http_max_connections == 100'000);
+  CHECK(edges.http_max_connections_per_ip == 1);
   CHECK(parse_ok("[peer_quality]\nban_threshold = -1\n").ban_threshold == -1);
 }
 
@@ -586,6 +617,18 @@ TEST_CASE("a later override of the same key wins", "[unit][config]") {
   CHECK(c->max_outbound == 5);
 }
 
+TEST_CASE("an override of a key that two sections have changes only its own section's", "[unit][config]") {
+  auto c = core::config::apply_overrides(NodeConfig{}, {"http.idle_timeout=2s", "http.max_connections=32"});
+  REQUIRE(c);
+  CHECK(c->http_idle_timeout == Millis(2'000));
+  CHECK(c->idle_timeout == NodeConfig{}.idle_timeout);  // [network] idle_timeout
+  CHECK(c->http_max_connections == 32);
+  auto n = core::config::apply_overrides(NodeConfig{}, {"network.idle_timeout=2m"});
+  REQUIRE(n);
+  CHECK(n->idle_timeout == Millis(120'000));
+  CHECK(n->http_idle_timeout == NodeConfig{}.http_idle_timeout);
+}
+
 TEST_CASE("bad overrides are refused naming the key and the problem", "[unit][config]") {
   struct Case {
     std::string assignment;
@@ -602,6 +645,8 @@ TEST_CASE("bad overrides are refused naming the key and the problem", "[unit][co
       {"network.listen=nowhere", "network.listen"},
       {"network.ping_interval=5m", "network.ping_interval"},  // must stay below idle_timeout
       {"node.role=boss", "node.role"},
+      {"http.max_connections_per_ip=0", "http.max_connections_per_ip"},
+      {"http.header_timeout=0s", "http.header_timeout"},
   };
   for (const auto& k : cases) {
     INFO(k.assignment);

@@ -331,6 +331,9 @@ TEST_CASE("NodeMetrics registers every metric of DESIGN.md section 8", "[unit][m
       {"tnode_breakers_open", "gauge"},
       {"tnode_messages_total", "counter"},
       {"tnode_bytes_total", "counter"},
+      {"tnode_http_connections", "gauge"},
+      {"tnode_http_connections_refused_total", "counter"},
+      {"tnode_http_connections_closed_total", "counter"},
       {"tnode_build_info", "gauge"},
       {"tnode_uptime_seconds", "gauge"},
   };
@@ -361,6 +364,8 @@ TEST_CASE("NodeMetrics registers every metric of DESIGN.md section 8", "[unit][m
   CHECK(m.messages.label_names() == std::vector<std::string>{"type", "direction"});
   CHECK(m.bytes.label_names() == std::vector<std::string>{"direction"});
   CHECK(m.build_info.label_names() == std::vector<std::string>{"version"});
+  CHECK(m.http_refused.label_names() == std::vector<std::string>{"reason"});
+  CHECK(m.http_closed.label_names() == std::vector<std::string>{"reason"});
 
   // Handshake durations: buckets from 1 ms to 10 s.
   CHECK_THAT(text, Contains("tnode_handshake_duration_seconds_bucket{le=\"0.001\"} 0\n"));

@@ -16,6 +16,7 @@ TEST_CASE("settings_from_config(NodeConfig{}) equals each settings struct's defa
   CHECK(core::p2p::peer_quality_settings_from(c) == core::p2p::PeerQualitySettings{});
   CHECK(core::node::network_settings_from(c, core::p2p::Role::Regular, "tnode") == core::node::NetworkSettings{});
   CHECK(core::node::sync_settings_from(c) == core::node::SyncSettings{});
+  CHECK(core::node::http_limits_from(c) == core::http::ServerLimits{});
 }
 
 TEST_CASE("a changed key reaches its settings field", "[unit][config][node]") {
@@ -34,4 +35,18 @@ TEST_CASE("a changed key reaches its settings field", "[unit][config][node]") {
   const auto s = core::node::sync_settings_from(c);
   CHECK(s.stall_timeout == std::chrono::seconds(7));
   CHECK(s.max_reply_bytes == (1u << 20));
+
+  NodeConfig h;
+  h.http_max_connections = 300;
+  h.http_max_connections_per_ip = 2;
+  h.http_header_timeout = std::chrono::seconds(3);
+  h.http_idle_timeout = std::chrono::seconds(20);
+  const auto limits = core::node::http_limits_from(h);
+  CHECK(limits.max_connections == 300);
+  CHECK(limits.max_connections_per_ip == 2);
+  CHECK(limits.header_timeout == std::chrono::seconds(3));
+  CHECK(limits.idle_timeout == std::chrono::seconds(20));
+  // The fixed limits keep their defaults.
+  CHECK(limits.max_header_bytes == core::http::ServerLimits{}.max_header_bytes);
+  CHECK(limits.body_timeout == core::http::ServerLimits{}.body_timeout);
 }
