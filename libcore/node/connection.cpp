@@ -174,6 +174,7 @@ void Connection::handle(p2p::Message message) {
 void Connection::on_pong(std::uint64_t nonce) {
   if (nonce != 0 && nonce == ping_nonce_) {
     rtt_ms_ = std::chrono::duration<double, std::milli>(Clock::now() - last_ping_sent_).count();
+    min_rtt_ms_ = std::min(*rtt_ms_, min_rtt_ms_.value_or(*rtt_ms_));
     ping_nonce_ = 0;
   }
   if (auto it = probes_.find(nonce); it != probes_.end()) {

@@ -133,7 +133,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Pings the peer and waits up to `timeout` for the Pong: whether it came.
   // False at once (or as soon as it closes) for a closing connection.
   asio::awaitable<bool> probe(Millis timeout);
+  // Round-trip time of the last keep-alive ping, and the lowest measured
+  // (inbound eviction protects the fastest); nullopt before the first Pong.
   std::optional<double> rtt_ms() const { return rtt_ms_; }
+  std::optional<double> min_rtt_ms() const { return min_rtt_ms_; }
   // The most memory its send queue held at once (bytes, as the limit counts).
   std::size_t peak_queued_bytes() const { return peak_queued_bytes_; }
   std::int64_t connected_since_ms() const { return connected_since_ms_; }
@@ -200,7 +203,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   SteadyTime last_received_{}, last_ping_sent_{};
   std::int64_t connected_since_ms_ = 0;
   std::uint64_t ping_nonce_ = 0;  // outstanding keep-alive ping, 0 if none
-  std::optional<double> rtt_ms_;
+  std::optional<double> rtt_ms_, min_rtt_ms_;
   std::map<std::uint64_t, std::shared_ptr<ProbeWait>> probes_;  // liveness probes waiting on a Pong, by nonce
 };
 

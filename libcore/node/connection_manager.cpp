@@ -94,15 +94,15 @@ std::optional<p2p::Rejection> ConnectionManager::admit(const Connection& c, cons
     return p2p::Rejection{RejectCode::banned, "you are banned: " + ban->reason};
   const bool claims_masternode = h.role == p2p::Role::Masternode;
   if (!claims_masternode) {
-    std::size_t regular_from_ip = 0, inbound = 0;
-    for (const auto& [id, p] : peers_) {
-      if (p->outbound()) continue;
-      ++inbound;
-      if (p->remote_ip() == c.remote_ip() && !is_masternode(id)) ++regular_from_ip;
+    if (inbound_peers() >= s_.max_inbound) {
+      const auto decision = select_eviction(eviction_candidates(nullptr), EvictionNewcomer{c.remote_ip(), false});
+      if (!decision.victim)
+        return p2p::Rejection{RejectCode::capacity, "inbound slots full (max_inbound " +
+                                                        std::to_string(s_.max_inbound) + "): " + decision.reason};
     }
-    if (inbound >= s_.max_inbound)
-      return p2p::Rejection{RejectCode::capacity,
-                            "inbound slots full (max_inbound " + std::to_string(s_.max_inbound) + ")"};
+    std::size_t regular_from_ip = 0;
+    for (const auto& [id, p] : peers_)
+      if (!p->outbound() && p->remote_ip() == c.remote_ip() && !is_masternode(id)) ++regular_from_ip;
     if (regular_from_ip >= s_.max_per_ip)
       return p2p::Rejection{RejectCode::per_ip_limit, "too many peers from " + c.remote_ip() + " (max_per_ip " +
                                                           std::to_string(s_.max_per_ip) + ")"};
@@ -171,13 +171,13 @@ asio::awaitable<bool> ConnectionManager::register_peer(const ConnectionPtr& c) {
 
 // A registered connection starts its connected life.
 void ConnectionManager::connected(const ConnectionPtr& c) {
+  if (!c->outbound() && !make_room_for(c)) return;
   set_connection_gauge(*c, +1);
   scores_.reward(c->id(), p2p::kHandshakeCompletedStep, Clock::now());
   // The message side knows the peer before its first message is read (the
   // handshake's last read may already hold it): then the reader starts.
   if (handler_) handler_->on_connected(c->id(), c->hello(), c->outbound(), c->remote_ip());
   c->run();
-  if (!c->outbound() && is_masternode(c->id())) evict_for(c);
   spdlog::info("p2p: connected {} {} {} at {} (height {}, {})", c->direction(), p2p::to_string(c->peer_class),
                c->id().short_hex(), c->remote_address(), c->hello().best_height, c->hello().user_agent);
   if (!had_peers_) {
@@ -323,28 +323,57 @@ std::vector<p2p::PeerEntry> ConnectionManager::listening_peers() const {
   return out;
 }
 
-// Inbound slots are over max_inbound because a masternode came in (they
-// are never refused for capacity): the lowest-scored regular inbound peer
-// makes room. Masternodes are never evicted.
-void ConnectionManager::evict_for(const ConnectionPtr& newcomer) {
-  std::size_t inbound = 0;
-  ConnectionPtr victim;
-  double worst = 0;
+// Inbound peers holding a slot: a closing one has given its slot up.
+std::size_t ConnectionManager::inbound_peers() const {
+  return static_cast<std::size_t>(std::count_if(peers_.begin(), peers_.end(), [](const auto& kv) {
+    return !kv.second->outbound() && kv.second->state() != Connection::State::Closing;
+  }));
+}
+
+std::vector<EvictionCandidate> ConnectionManager::eviction_candidates(const Connection* except) const {
+  std::vector<EvictionCandidate> out;
   const auto now = Clock::now();
   for (const auto& [id, c] : peers_) {
-    if (c->outbound()) continue;
-    ++inbound;
-    if (is_masternode(id) || c == newcomer) continue;
-    const double score = score_of(*c, now);
-    if (!victim || score < worst) {
-      victim = c;
-      worst = score;
-    }
+    if (c->outbound() || c.get() == except || c->state() == Connection::State::Closing) continue;
+    // Masternodes and static peers (ours, by configuration or operator) are
+    // never evicted. A static entry vouches for one node id, the last seen
+    // at it: however many connections claim its listen address, one at most
+    // is exempt.
+    const auto* e = book_.entry_of(c->origin());
+    const bool exempt = is_masternode(id) || (e && e->state.peer_class() == PeerClass::Static && e->node_id == id);
+    out.push_back(EvictionCandidate{id, c->remote_ip(), c->connected_since_ms(), c->min_rtt_ms(),
+                                    handler_ ? handler_->blocks_delivered(id) : 0, exempt, score_of(*c, now)});
   }
-  if (inbound <= s_.max_inbound || !victim) return;
-  spdlog::info("p2p: inbound slots full: evicting {} (score {:.1f}) for masternode {}", victim->describe(), worst,
-               newcomer->id().short_hex());
-  victim->goodbye(RejectCode::evicted, "inbound slots full: making room for a masternode");
+  return out;
+}
+
+// The newcomer, an inbound peer just registered, takes the inbound slots
+// over max_inbound: a masternode (never refused for capacity), or a regular
+// peer that admit() let in because someone would make room. The eviction
+// rule (eviction.hpp) picks who goes. The table may have changed during the
+// handshake: when nobody goes, a masternode stays above the limit, and a
+// regular newcomer is refused after all (false).
+bool ConnectionManager::make_room_for(const ConnectionPtr& newcomer) {
+  if (inbound_peers() <= s_.max_inbound) return true;
+  const bool masternode = is_masternode(newcomer->id());
+  const auto decision =
+      select_eviction(eviction_candidates(newcomer.get()), EvictionNewcomer{newcomer->remote_ip(), masternode});
+  if (decision.victim) {
+    const ConnectionPtr victim = peers_.at(*decision.victim);
+    spdlog::info("p2p: inbound slots full: evicting {} for {} {}: {}", victim->describe(),
+                 masternode ? "masternode" : "regular peer", newcomer->describe(), decision.reason);
+    victim->goodbye(RejectCode::evicted, "inbound slots full: room made for a newcomer: " + decision.reason);
+    return true;
+  }
+  if (masternode) return true;
+  spdlog::info("p2p: inbound slots full: refusing {} after its handshake: {}", newcomer->describe(), decision.reason);
+  // Never connected: the message side has not heard of it.
+  peers_.erase(newcomer->id());
+  if (peers_.empty()) had_peers_ = false;
+  m_.disconnects.with({"capacity"}).inc();
+  newcomer->goodbye(RejectCode::capacity,
+                    "inbound slots full (max_inbound " + std::to_string(s_.max_inbound) + "): " + decision.reason);
+  return false;
 }
 
 // ------------------------------------------------------------------ operator

@@ -1,8 +1,8 @@
 #pragma once
 // The connected peers (DESIGN.md 5 and 6): adopting a connection whose
 // handshake completed (duplicate resolution by node id, then running it),
-// admission of an inbound Hello (banned, capacity, per-IP), eviction of a
-// regular inbound peer for a masternode, penalties and bans, sending by node
+// admission of an inbound Hello (banned, capacity, per-IP), inbound eviction
+// when the slots are full (the rule is eviction.hpp's), penalties and bans, sending by node
 // id, disconnecting, and the shutdown drain. It is the owner every
 // Connection reports to (ConnectionEvents) and the PeerActions the message
 // side uses. Every connection, in any state, is tracked here from the
@@ -29,6 +29,7 @@
 #include "libcore/node/ban_list.hpp"
 #include "libcore/node/connection.hpp"
 #include "libcore/node/connectivity.hpp"
+#include "libcore/node/eviction.hpp"
 #include "libcore/node/peer_interfaces.hpp"
 #include "libcore/node/peer_scores.hpp"
 #include "libcore/node/peer_store.hpp"
@@ -97,7 +98,10 @@ class ConnectionManager final : public ConnectionEvents, public PeerActions {
 
   // The responder's node-state checks of a Hello (DESIGN.md 5, step 2):
   // shutting down, banned, and for non-masternodes inbound capacity and
-  // max_per_ip. A Rejection refuses it.
+  // max_per_ip. With the inbound slots full a regular peer is admitted only
+  // when the eviction rule (eviction.hpp) would make room for it; the
+  // eviction itself waits until its handshake completes. A Rejection
+  // refuses it.
   std::optional<p2p::Rejection> admit(const Connection& c, const p2p::Hello& hello) const;
   // A connection whose handshake completed (and passed the caller's
   // checks): counted, classified, resolved against duplicates, then run.
@@ -151,7 +155,9 @@ class ConnectionManager final : public ConnectionEvents, public PeerActions {
   asio::awaitable<bool> register_peer(const ConnectionPtr& c);
   void connected(const ConnectionPtr& c);
   bool unregister(const ConnectionPtr& c);
-  void evict_for(const ConnectionPtr& newcomer);
+  std::size_t inbound_peers() const;
+  std::vector<EvictionCandidate> eviction_candidates(const Connection* except) const;
+  bool make_room_for(const ConnectionPtr& newcomer);
   void set_connection_gauge(const Connection& c, double delta);
   void update_bans_gauge();
   void maybe_drained();

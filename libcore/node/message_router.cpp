@@ -82,6 +82,11 @@ void MessageRouter::on_connected(const NodeId& id, const p2p::Hello& hello, bool
 
 void MessageRouter::on_disconnected(const NodeId& id) { sync_.remove_peer(id, now_()); }
 
+std::uint64_t MessageRouter::blocks_delivered(const NodeId& id) const {
+  const auto view = sync_.peer_view(id);
+  return view ? view->blocks_received : 0;
+}
+
 void MessageRouter::on_message(const NodeId& from, p2p::Message message) {
   std::visit(
       [&](auto& msg) {

@@ -55,6 +55,8 @@ class MessageRouter final : public PeerHandler {
   void on_connected(const NodeId& id, const p2p::Hello& hello, bool outbound, const std::string& source_ip) override;
   void on_message(const NodeId& from, p2p::Message message) override;
   void on_disconnected(const NodeId& id) override;
+  // What ChainSync counted (SyncPeerView::blocks_received).
+  std::uint64_t blocks_delivered(const NodeId& id) const override;
 
  private:
   p2p::Peers peers_reply(const NodeId& asker) const;

@@ -7,6 +7,7 @@
 //
 // Threads: both sides live on the node's strand; every call is made there.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,8 @@
 
 namespace core::node {
 
-// What the message side hears about peers (implemented by MessageRouter).
+// What the message side hears about peers, and what it can tell of their
+// service (implemented by MessageRouter).
 class PeerHandler {
  public:
   // A peer finished its handshake and duplicate resolution: it is
@@ -27,6 +29,10 @@ class PeerHandler {
   virtual void on_message(const crypto::PublicKey& from, p2p::Message message) = 0;
   // The peer's last connection closed.
   virtual void on_disconnected(const crypto::PublicKey& id) = 0;
+  // Blocks the connected peer delivered to us (in answer to our requests)
+  // since it connected; 0 for a peer it does not know. Inbound eviction
+  // protects the peers that serve the chain.
+  virtual std::uint64_t blocks_delivered(const crypto::PublicKey& id) const = 0;
 
  protected:
   ~PeerHandler() = default;

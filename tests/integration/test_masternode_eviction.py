@@ -1,9 +1,11 @@
 """Inbound full of regular peers: a masternode still gets in (DESIGN.md 6:
 "When inbound slots are full, a connecting masternode evicts the
-lowest-scored regular inbound peer").
+lowest-scored regular inbound peer"; with two inbound peers both are
+protected by the eviction rule, so that is the rule's masternode fallback,
+libcore/node/eviction.hpp step 4).
 
-node1 (masternode) runs with max_inbound = 2; regular nodes 3 and 4 fill
-both slots. node2, the other masternode, listens on another port than the
+node1 (masternode) runs with max_inbound = 2 and no static peers; regular
+nodes 3 and 4 fill both slots. node2, the other masternode, listens on another port than the
 genesis says, so node1 cannot dial it: node2 comes in as an inbound peer.
   * node2 is connected to node1 (inbound, class masternode);
   * one of nodes 3/4 was evicted (tnode_disconnects_total{reason="evicted"}
@@ -24,7 +26,9 @@ state = {}
 def setup():
     net = start_testnet(t, "net", 4, masternodes=2, block_time="1s")
     n1, n2, n3, n4 = net[1], net[2], net[3], net[4]
-    n1.start("network.max_inbound=2")
+    # No static peers on node1 (the testnet lists every node): static peers
+    # are never evicted, and nodes 3 and 4 must be regular peers of node1.
+    n1.start("network.max_inbound=2", "network.peers=[]")
     n1.wait_http()
     for n in (n3, n4):
         n.start("reconnect.base_delay=200ms", "reconnect.max_delay=1s")

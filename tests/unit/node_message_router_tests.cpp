@@ -164,3 +164,26 @@ TEST_CASE("sync hooks: an invalid block bans its sender; one from the future onl
   CHECK_THAT(text, Catch::Matchers::Contains("tnode_invalid_blocks_total{reason=\"bad_signature\"} 1"));
   CHECK_THAT(text, Catch::Matchers::Contains("tnode_invalid_blocks_total{reason=\"from_the_future\"} 1"));
 }
+
+TEST_CASE("router: blocks_delivered is what sync counted of a peer's answers; 0 for a stranger", "[unit][node]") {
+  Fixture f;
+  const auto genesis = f.store->header(f.store->genesis_hash());
+  REQUIRE(genesis);
+  const auto blocks = test::forge_blocks(f.spec, test::ring(f.keys), *genesis, 3);
+  core::p2p::Hello hello;
+  hello.best_height = blocks.back().header.height;
+  hello.best_hash = blocks.back().hash();
+  f.router->on_connected(peer(1), hello, false);
+  CHECK(f.router->blocks_delivered(peer(1)) == 0);
+  REQUIRE(f.peers.of_type<core::p2p::GetHeaders>().size() == 1);
+  core::p2p::Headers headers;
+  for (const auto& b : blocks) headers.headers.push_back(b.header);
+  f.router->on_message(peer(1), headers);
+  REQUIRE(f.peers.of_type<core::p2p::GetBlocks>().size() == 1);
+  f.router->on_message(peer(1), core::p2p::Blocks{blocks});
+  CHECK(f.store->tip().height == 3);
+  CHECK(f.router->blocks_delivered(peer(1)) == 3);
+  CHECK(f.router->blocks_delivered(peer(2)) == 0);
+  f.router->on_disconnected(peer(1));
+  CHECK(f.router->blocks_delivered(peer(1)) == 0);
+}
