@@ -173,7 +173,7 @@ TEST_CASE("router: blocks_delivered is what sync counted of a peer's answers; 0 
   core::p2p::Hello hello;
   hello.best_height = blocks.back().header.height;
   hello.best_hash = blocks.back().hash();
-  f.router->on_connected(peer(1), hello, false);
+  f.router->on_connected(peer(1), hello, false, "127.0.0.1");
   CHECK(f.router->blocks_delivered(peer(1)) == 0);
   REQUIRE(f.peers.of_type<core::p2p::GetHeaders>().size() == 1);
   core::p2p::Headers headers;
