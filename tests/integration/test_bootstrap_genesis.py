@@ -55,8 +55,10 @@ def fetch_and_sync():
     net[1].wait_height(3, 15.0)
     height, tip = wait_same_tip(nodes, 15.0, "all four nodes on one tip")
     expect(height >= 3, "height >= 3", height)
-    served = net[1].log().count("served genesis to")
-    expect(served >= 3, "node1 logged serving the genesis to each hash-only node", served)
+    # Genesis requests are logged per IP: the first at once, the rest in a
+    # summary once a minute (the three hash-only nodes share 127.0.0.1).
+    served = net[1].log().count("served genesis to 127.0.0.1")
+    expect(served >= 1, "node1 logged serving the genesis to 127.0.0.1", served)
 
 
 t.check("they fetch the genesis from node1, verify its hash, and sync: one tip", fetch_and_sync)
