@@ -119,6 +119,10 @@ AddressBook::Due AddressBook::due(SteadyPoint now, std::size_t free_slots,
   for (const auto& [k, e] : book_) {
     if (e.self || e.wrong_network || e.state.dialing()) continue;
     if (e.node_id && skip(*e.node_id)) continue;
+    // A discovered address whose announcer is connected: the dial would
+    // only find it again. (A configured one is dialled: that verifies it.)
+    if (!e.node_id && e.announced_by && e.state.peer_class() == PeerClass::Discovered && skip(*e.announced_by))
+      continue;
     const bool is_mn = e.state.peer_class() == PeerClass::Masternode;
     if (!is_mn && free_slots == 0) continue;  // re-checked when a slot frees
     auto at = e.state.next_dial_at(now);
@@ -168,7 +172,9 @@ void AddressBook::record_inbound(const util::HostPort& listen, const NodeId& id,
   auto* e = find(listen.to_string());
   if (e && e->node_id && *e->node_id != id) return;  // verified as someone else's: not this peer's to touch
   if (!e) e = add(listen, PeerClass::Discovered, "inbound", std::nullopt, source_ip);
-  if (!e || e->self || e->state.dialing()) return;
+  if (!e || e->self) return;
+  e->announced_by = id;
+  if (e->state.dialing()) return;
   e->state.record_fresh_evidence(now);
   if (e->node_id == id) e->last_success_ms = now_ms;
 }

@@ -59,9 +59,14 @@ struct AddressEntry {
   p2p::PeerScore score;
   std::string source;             // "genesis" | "config" | "gossip" | "inbound" | "admin"
   std::optional<NodeId> node_id;  // the node verified at this address (genesis, or our dial)
-  std::string introduced_by;      // the source that added it ("" for genesis, config, admin, a restart)
-  bool self = false;              // it is this node: never dialled
-  bool wrong_network = false;     // it answered as another network: never dialled again
+  // The inbound peer that last announced this address as its listen
+  // address: not an identity, only a reason not to dial it, while it is
+  // unverified and discovered and that peer is connected (the dial would
+  // find it again). Not stored.
+  std::optional<NodeId> announced_by;
+  std::string introduced_by;   // the source that added it ("" for genesis, config, admin, a restart)
+  bool self = false;           // it is this node: never dialled
+  bool wrong_network = false;  // it answered as another network: never dialled again
   std::uint64_t total_attempts = 0, total_failures = 0;
   std::optional<std::int64_t> last_attempt_ms, last_success_ms;  // unix ms
   std::string last_error;

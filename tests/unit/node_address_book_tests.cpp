@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <span>
 
 #include "libcore/node/address_book.hpp"
@@ -291,4 +293,17 @@ TEST_CASE("address book: an inbound peer's announced address never takes over an
   REQUIRE(book.find("127.0.0.1:8"));
   CHECK_FALSE(book.find("127.0.0.1:8")->node_id.has_value());
   CHECK(book.introduced_by("127.0.0.3") == 1);
+  // It is not dialled while its announcer is connected (the dial would only
+  // find that peer again), and is once the announcer is gone; the verified
+  // entry never took the attacker as its announcer.
+  CHECK(book.find("127.0.0.1:8")->announced_by == attacker);
+  CHECK(e.announced_by == honest);
+  const auto dialled = [&](bool attacker_connected) {
+    const auto due =
+        book.due(t0 + seconds(600), 8, [&](const auto& id) { return attacker_connected && id == attacker; });
+    return std::any_of(due.candidates.begin(), due.candidates.end(),
+                       [](const auto& c) { return c.address.to_string() == "127.0.0.1:8"; });
+  };
+  CHECK_FALSE(dialled(true));
+  CHECK(dialled(false));
 }
