@@ -2,13 +2,14 @@
 
   * tcp_sockets(pid): [(local_port, remote_port, state)] of the process's
     IPv4/IPv6 TCP sockets, to prove which connection is which at the
-    socket level;
+    socket level; tcp_connections(pid) the same with the remote IP;
   * rss_kb(pid): its resident set size in KiB;
   * asan_rss_allowance_mb(): the MiB an RSS bound must allow when tnode is
     built with AddressSanitizer (0 otherwise); call it before starting the
     nodes, as it also sets ASAN_OPTIONS for them.
 """
 
+import ipaddress
 import os
 
 from harness import binary
@@ -22,8 +23,19 @@ def _hex_port(text):
     return int(text.rsplit(":", 1)[1], 16)
 
 
-def tcp_sockets(pid):
-    """[(local_port, remote_port, state)] of the process's IPv4/IPv6 TCP sockets."""
+def _hex_ip(text):
+    """The address of /proc/net/tcp{,6} ("0100007F:1F90" -> "127.0.0.1")."""
+    h = text.rsplit(":", 1)[0]
+    raw = b"".join(bytes.fromhex(h[i:i + 8])[::-1] for i in range(0, len(h), 8))  # 32-bit words, host order
+    if len(raw) == 4:
+        return str(ipaddress.IPv4Address(raw))
+    v6 = ipaddress.IPv6Address(raw)
+    return str(v6.ipv4_mapped or v6)
+
+
+def tcp_connections(pid):
+    """[(local_port, remote_ip, remote_port, state)] of the process's
+    IPv4/IPv6 TCP sockets (an IPv4-mapped IPv6 peer as its IPv4 address)."""
     inodes = set()
     fd_dir = f"/proc/{pid}/fd"
     for fd in os.listdir(fd_dir):
@@ -43,8 +55,14 @@ def tcp_sockets(pid):
         for row in rows:
             cols = row.split()
             if len(cols) > 9 and cols[9] in inodes:
-                out.append((_hex_port(cols[1]), _hex_port(cols[2]), TCP_STATES.get(cols[3], cols[3])))
+                out.append((_hex_port(cols[1]), _hex_ip(cols[2]), _hex_port(cols[2]),
+                            TCP_STATES.get(cols[3], cols[3])))
     return out
+
+
+def tcp_sockets(pid):
+    """[(local_port, remote_port, state)] of the process's IPv4/IPv6 TCP sockets."""
+    return [(local, rport, state) for local, _, rport, state in tcp_connections(pid)]
 
 
 def rss_kb(pid):
