@@ -312,6 +312,16 @@ def start_testnet(t, name, nodes, *args, masternodes=None, block_time="1s", netw
     return Testnet(t, d, out)
 
 
+def running_testnet(t, name, nodes, *args, timeout=15.0, **kw):
+    """start_testnet, then every node started, its HTTP up, and all of them
+    connected to each other within `timeout`; returns the Testnet."""
+    net = start_testnet(t, name, nodes, *args, **kw)
+    net.start_all()
+    net.wait_http()
+    net.wait_connected(timeout)
+    return net
+
+
 def same_tip(nodes):
     """(ok, observation): every node in `nodes` reports the same tip."""
     tips = {}

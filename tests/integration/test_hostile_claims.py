@@ -18,7 +18,7 @@ import time
 
 from harness import TestRun, expect, expect_eq, poll
 from hostile import HostilePeer
-from nodes import start_testnet, wait_same_tip
+from nodes import running_testnet, wait_same_tip
 from prom import metric_value
 
 ATTACK_IPS = ["127.0.0.21", "127.0.0.22", "127.0.0.23", "127.0.0.24"]
@@ -31,10 +31,7 @@ state = {}
 
 
 def setup():
-    net = start_testnet(t, "net", 3, masternodes=2, block_time="500ms")
-    net.start_all()
-    net.wait_http()
-    net.wait_connected(15.0)
+    net = running_testnet(t, "net", 3, masternodes=2, block_time="500ms")
     net[1].wait_height(2, 15.0)
     state["net"] = net
 

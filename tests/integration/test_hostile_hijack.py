@@ -14,7 +14,7 @@ frame with a bad checksum, three times. Then, on node1:
 
 from harness import TestRun, expect, expect_eq, poll
 from hostile import HostilePeer
-from nodes import start_testnet, wait_same_tip
+from nodes import running_testnet, wait_same_tip
 
 ROUNDS = 3
 
@@ -23,10 +23,7 @@ state = {}
 
 
 def setup():
-    net = start_testnet(t, "net", 3, masternodes=2)
-    net.start_all()
-    net.wait_http()
-    net.wait_connected(15.0)
+    net = running_testnet(t, "net", 3, masternodes=2)
     n1, n3 = net[1], net[3]
     poll(lambda: (n1.address(n3.listen)["node_id"] == n3.pubkey, n1.address(n3.listen)), 15.0,
          f"node1's entry for node3 ({n3.listen}) verified with node3's id")

@@ -19,7 +19,7 @@ import time
 
 from harness import TestRun, expect, expect_eq, poll
 from hostile import HostilePeer
-from nodes import start_testnet, wait_same_tip
+from nodes import running_testnet, wait_same_tip
 from procfs import asan_rss_allowance_mb, rss_kb
 
 ASAN_ALLOWANCE_MB = asan_rss_allowance_mb()  # 0 in a normal build; bounds ASan's quarantine
@@ -34,10 +34,7 @@ state = {}
 
 
 def setup():
-    net = start_testnet(t, "net", 2, masternodes=2)
-    net.start_all()
-    net.wait_http()
-    net.wait_connected(15.0)
+    net = running_testnet(t, "net", 2, masternodes=2)
     n1 = net[1]
     n1.wait_height(2, 15.0)
     state.update(net=net, rss0=rss_kb(n1.proc.pid), height0=n1.height())

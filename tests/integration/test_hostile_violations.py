@@ -17,7 +17,7 @@ import math
 
 from harness import TestRun, expect, poll
 from hostile import HostilePeer
-from nodes import start_testnet, wait_same_tip
+from nodes import running_testnet, wait_same_tip
 
 ROTATE_ROUNDS = 11
 IP_THRESHOLD_ROUNDS = math.ceil(100 / 25)
@@ -27,10 +27,7 @@ state = {}
 
 
 def setup():
-    net = start_testnet(t, "net", 3, masternodes=2)
-    net.start_all()
-    net.wait_http()
-    net.wait_connected(15.0)
+    net = running_testnet(t, "net", 3, masternodes=2)
     state["net"] = net
     state["height0"] = net[1].height()
 
