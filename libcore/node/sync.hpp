@@ -16,7 +16,8 @@
 //   3. Bodies of the best header chain are fetched in a sliding window
 //      (`window` blocks ahead of the tip), split into GetBlocks requests
 //      spread over every peer that has shown a tip high enough (claims are
-//      hints: only headers, blocks or a locator show a tip), at most
+//      hints: only headers, blocks, a locator, or a claimed hash we have
+//      validated from another peer show a tip), at most
 //      `requests_per_peer` outstanding per peer; blocks are applied in
 //      order, each one (or a whole reorganisation) a single store batch.
 //   4. A request not answered within the peer's stall timeout is re-issued
@@ -99,7 +100,7 @@ inline constexpr std::uint64_t kSyncingGap = 2;
 struct SyncStatus {
   bool syncing = false;             // behind by kSyncingGap blocks or more
   std::uint64_t height = 0;         // our tip
-  std::uint64_t target_height = 0;  // the best header or trusted peer claim we know of (>= height)
+  std::uint64_t target_height = 0;  // the best validated header we know of (>= height); claims do not count
   std::size_t pending_headers = 0;  // validated, body not stored yet
   std::size_t blocks_in_flight = 0;
   std::size_t blocks_buffered = 0;
