@@ -351,7 +351,9 @@ def eviction():
                 reply = read_until_close(s2, TIMEOUT)
             expect(reply.startswith(b"HTTP/1.1 503") and b"too many connections" in reply and
                    b"from your address" not in reply, "503 'too many connections' for 127.0.0.2", reply[:200])
-            expect(drops("full") >= 1, "the server to report drop full", state["small"].stdout()[-200:])
+            # The server reports the drop after it closed the socket: poll for the line.
+            poll(lambda: (drops("full") >= 1, state["small"].stdout()[-200:]), TIMEOUT,
+                 "the server to report drop full")
     finally:
         for s in socks:
             s.close()
