@@ -65,7 +65,7 @@ def ping_flood():
            f"after {closed.t:.1f}s; node1 RSS peak +{grown:.1f} MiB")
     expect_eq(closed.reason, "protocol_error", f"the reason node1 closed the flooder with ({closed.line})")
     expect(grown <= GROWTH_MB, f"node1's RSS grew by at most {GROWTH_MB} MiB during the flood", f"{grown:.1f} MiB")
-    hp.stop()
+    hp.finish(timeout=10.0)  # its only connection ended: it exits by itself (a SIGTERM now could race its exit)
 
 
 t.check("a ping flood that never reads is closed, with node1's RSS bounded", ping_flood)
@@ -88,7 +88,7 @@ def half_frames():
     expect_eq(reasons, {"oversized": HALF_FRAMES}, "every half frame closed as oversized on its header")
     expect(grown <= GROWTH_MB, f"node1's RSS grew by at most {GROWTH_MB} MiB", f"{grown:.1f} MiB")
     for hp in tools:
-        hp.stop()
+        hp.finish(timeout=10.0)  # every connection ended: each exits by itself
 
 
 t.check(f"{HALF_FRAMES} half frames of {FRAME_BYTES >> 20} MiB before the handshake are closed as oversized",
