@@ -145,11 +145,11 @@ void Connection::handle(p2p::Message message) {
     // far beyond it, the flooder is closed.
     const auto now = Clock::now();
     if (!ping_flood_.take(now)) {
-      const auto fault = local_failure(
-          FailureKind::protocol_error,
-          {RejectCode::protocol_error, "ping flood: more than " +
-                                           std::to_string(kPingFloodFactor * settings_.max_pings_per_second) +
-                                           " pings a second"});
+      const auto fault =
+          local_failure(FailureKind::protocol_error,
+                        {RejectCode::protocol_error,
+                         "ping flood: more than " + std::to_string(kPingFloodFactor * settings_.max_pings_per_second) +
+                             " pings a second"});
       events_.on_protocol_violation(shared_from_this(), fault);
       goodbye(RejectCode::protocol_error, fault.detail);
     } else if (pings_.take(now)) {

@@ -194,10 +194,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t queued_bytes_ = 0, peak_queued_bytes_ = 0;
   asio::steady_timer wake_;
   asio::steady_timer keepalive_timer_;
-  asio::steady_timer linger_;  // bounds a close: the socket is closed when it fires
-  util::TokenBucket pings_;    // Pings answered
+  asio::steady_timer linger_;     // bounds a close: the socket is closed when it fires
+  util::TokenBucket pings_;       // Pings answered
   util::TokenBucket ping_flood_;  // Pings taken at all (kPingFloodFactor x the answered rate)
-  std::string close_reason_;   // bounded label
+  std::string close_reason_;      // bounded label
   std::string close_detail_;
 
   SteadyTime last_received_{}, last_ping_sent_{};
