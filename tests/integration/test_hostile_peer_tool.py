@@ -9,9 +9,10 @@ real responder side of the handshake), so no node has to run:
   * every other mode runs against it until --seconds and exits 0 with a
     summary counting what it sent; SIGTERM stops it cleanly."""
 
-from harness import CheckFailed, TestRun, binary, expect, expect_eq, expect_in, expect_rc, poll, testnet
+from harness import TestRun, expect, expect_eq, expect_in, expect_rc, testnet
 from hostile import MODES, HostilePeer
 from ports import closed_port
+from wire import start_responder
 
 t = TestRun("hostile_peer tool")
 state = {}
@@ -21,16 +22,8 @@ WAIT = 15.0
 def setup():
     net, out = testnet(t, "net", "--nodes", 1)
     state["config"] = out["nodes"][0]["config"]
-    proc = t.spawn("wire_responder", [binary("wire_responder"), "--config", state["config"]])
-
-    def port_line():
-        if not proc.running():
-            raise CheckFailed(f"wire_responder exited {proc.returncode}: {proc.stderr().strip()!r}")
-        lines = proc.stdout().splitlines()
-        return (bool(lines) and lines[0].startswith("port "), proc.stdout().strip() or "no output yet")
-
-    poll(port_line, WAIT, "wire_responder to print its port")
-    state["target"] = f"127.0.0.1:{proc.stdout().splitlines()[0].split()[1]}"
+    _, port = start_responder(t, state["config"], WAIT)
+    state["target"] = f"127.0.0.1:{port}"
 
 
 t.check("a testnet config and wire_responder listening", setup, required=True)

@@ -363,19 +363,6 @@ t.check("health: 200 ok/syncing exit 0; 503, 404, non-JSON, closed port exit 1 w
 # ----------------------------------------------------------------- checks: a real handshake responder
 
 
-def start_responder(config):
-    proc = t.spawn("wire_responder", [binary("wire_responder"), "--config", config])
-
-    def port_line():
-        if not proc.running():
-            raise CheckFailed(f"wire_responder exited {proc.returncode}: {proc.stderr().strip()!r}")
-        lines = proc.stdout().splitlines()
-        return (bool(lines) and lines[0].startswith("port "), proc.stdout().strip() or "no output yet")
-
-    poll(port_line, WAIT, "wire_responder to print its port")
-    return proc, int(proc.stdout().splitlines()[0].split()[1])
-
-
 def responder_lines(proc, count):
     """The first `count` per-connection lines of wire_responder."""
     def enough():
@@ -388,7 +375,7 @@ def responder_lines(proc, count):
 def responder_setup():
     net, out = testnet(t, "net", "--nodes", 1)
     state["net"], state["node"], state["hash"] = net, out["nodes"][0], out["hash"]
-    state["responder"], state["rport"] = start_responder(state["node"]["config"])
+    state["responder"], state["rport"] = wire.start_responder(t, state["node"]["config"], WAIT)
     other, _ = testnet(t, "other", "--nodes", 1)  # same network name, other keys: another genesis
     state["other_genesis"] = os.path.join(other, "genesis.toml")
     othernet, _ = testnet(t, "othernet", "--nodes", 1, "--network", "othernet")

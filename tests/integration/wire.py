@@ -16,7 +16,7 @@
 import hashlib
 import struct
 
-from harness import CheckFailed
+from harness import CheckFailed, binary, poll
 
 FRAME_HEADER = struct.Struct("<IHII")  # magic u32 | type u16 | length u32 | checksum u32
 MSG = {"hello": 1, "hello_ack": 2, "reject": 3, "ping": 4, "pong": 5}
@@ -70,3 +70,18 @@ def decode_reject(payload):
     if len(detail) != n or len(payload) != 6 + n:
         raise CheckFailed(f"expected a Reject detail of {n} bytes filling the payload, saw {payload!r}")
     return code, detail.decode(errors="replace")
+
+
+def start_responder(t, config, timeout=15.0):
+    """tests/tools/wire_responder for `config`, spawned by TestRun t; waits for
+    its "port N" line and returns (Background, port)."""
+    proc = t.spawn("wire_responder", [binary("wire_responder"), "--config", config])
+
+    def port_line():
+        if not proc.running():
+            raise CheckFailed(f"wire_responder exited {proc.returncode}: {proc.stderr().strip()!r}")
+        lines = proc.stdout().splitlines()
+        return (bool(lines) and lines[0].startswith("port "), proc.stdout().strip() or "no output yet")
+
+    poll(port_line, timeout, "wire_responder to print its port")
+    return proc, int(proc.stdout().splitlines()[0].split()[1])
