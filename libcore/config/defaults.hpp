@@ -29,7 +29,10 @@ inline constexpr std::uint32_t kMaxOutbound = 8;
 inline constexpr std::uint32_t kMaxPerIp = 8;
 inline constexpr Millis kCheckInterval = minutes(2);
 inline constexpr Millis kHandshakeTimeout = seconds(10);
-inline constexpr Millis kPingInterval = seconds(30);
+// A real link that dies goes silent rather than refusing: a ping every 5 s
+// and 5 s to answer it notice that within 10 s (DESIGN.md 5).
+inline constexpr Millis kPingInterval = seconds(5);
+inline constexpr Millis kPingTimeout = seconds(5);
 inline constexpr Millis kIdleTimeout = seconds(90);
 inline constexpr Millis kStallTimeout = seconds(2);
 inline constexpr std::uint64_t kMaxMessageSize = std::uint64_t{4} << 20;
@@ -73,7 +76,8 @@ inline constexpr Millis kHttpHeaderTimeout = seconds(5);
 inline constexpr Millis kHttpIdleTimeout = seconds(5);
 
 // ---- fixed limits (not in tnode.toml)
-// Handshakes in progress at once.
+// The least handshakes in progress at once (node::handshake_cap sizes the
+// cap from the configured connections).
 inline constexpr std::size_t kMaxHandshakes = 32;
 // Bytes queued for one peer before it is dropped as slow_peer.
 inline constexpr std::size_t kSendQueueLimit = std::size_t{16} << 20;

@@ -134,6 +134,7 @@ util::Result<void> validate(const NodeConfig& c) {
   const std::pair<const char*, Millis> positive[] = {{"network.check_interval", c.check_interval},
                                                      {"network.handshake_timeout", c.handshake_timeout},
                                                      {"network.ping_interval", c.ping_interval},
+                                                     {"network.ping_timeout", c.ping_timeout},
                                                      {"network.idle_timeout", c.idle_timeout},
                                                      {"network.stall_timeout", c.stall_timeout},
                                                      {"reconnect.base_delay", c.base_delay},
@@ -149,6 +150,9 @@ util::Result<void> validate(const NodeConfig& c) {
     if (value.count() <= 0) return bad(key, "must be greater than zero");
   if (c.ping_interval >= c.idle_timeout)
     return bad("network.ping_interval",
+               "must be shorter than network.idle_timeout (" + util::format_duration(c.idle_timeout) + ")");
+  if (c.ping_timeout >= c.idle_timeout)
+    return bad("network.ping_timeout",
                "must be shorter than network.idle_timeout (" + util::format_duration(c.idle_timeout) + ")");
   if (c.base_delay > c.max_delay)
     return bad("reconnect.base_delay",
@@ -219,6 +223,7 @@ util::Result<NodeConfig> parse_node_config(std::string_view text, const std::str
       net.duration("check_interval", c.check_interval),
       net.duration("handshake_timeout", c.handshake_timeout),
       net.duration("ping_interval", c.ping_interval),
+      net.duration("ping_timeout", c.ping_timeout),
       net.duration("idle_timeout", c.idle_timeout),
       net.duration("stall_timeout", c.stall_timeout),
       net.size("max_message_size", c.max_message_size),
@@ -345,6 +350,7 @@ std::string to_toml(const NodeConfig& c) {
   o += "check_interval = " + dur(c.check_interval) + "\n";
   o += "handshake_timeout = " + dur(c.handshake_timeout) + "\n";
   o += "ping_interval = " + dur(c.ping_interval) + "\n";
+  o += "ping_timeout = " + dur(c.ping_timeout) + "\n";
   o += "idle_timeout = " + dur(c.idle_timeout) + "\n";
   o += "stall_timeout = " + dur(c.stall_timeout) + "\n";
   o += "max_message_size = " + std::to_string(c.max_message_size) + "\n";

@@ -45,6 +45,7 @@ struct NodeConfig {
   Millis check_interval = defaults::kCheckInterval;
   Millis handshake_timeout = defaults::kHandshakeTimeout;
   Millis ping_interval = defaults::kPingInterval;
+  Millis ping_timeout = defaults::kPingTimeout;
   Millis idle_timeout = defaults::kIdleTimeout;
   Millis stall_timeout = defaults::kStallTimeout;
   std::uint64_t max_message_size = defaults::kMaxMessageSize;

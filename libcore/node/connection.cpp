@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <random>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -24,6 +28,14 @@ std::uint64_t ping_nonce() {
   std::uint64_t n = 0;
   while (n == 0) n = rng();
   return n;
+}
+
+// The kernel gives up on (and resets) the connection when sent data stays
+// unacknowledged this long, instead of retransmitting for ~15 minutes: a
+// cut link then ends the socket as well as the keep-alive does.
+void set_user_timeout(tcp::socket& socket, Millis timeout) {
+  const unsigned int ms = static_cast<unsigned int>(timeout.count());
+  if (socket.is_open()) ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
 }
 
 }  // namespace
@@ -74,6 +86,7 @@ void Connection::run() {
   // so the round-trip time is known early; then every ping_interval.
   last_ping_sent_ = now - settings_.ping_interval + std::min(settings_.first_ping_delay, settings_.ping_interval);
   connected_since_ms_ = util::now_ms();
+  set_user_timeout(wire_.socket(), settings_.ping_interval + settings_.ping_timeout);
   wire_.on_message = [this](p2p::MessageType type, std::size_t bytes, bool received) {
     events_.on_traffic(type, bytes, received);
   };
@@ -171,6 +184,12 @@ void Connection::handle(p2p::Message message) {
   }
 }
 
+bool Connection::silent_since_ping(SteadyTime now) const {
+  // Anything heard after the ping proves the link (the pong may be queued
+  // behind blocks the peer is sending us).
+  return ping_nonce_ != 0 && last_received_ < last_ping_sent_ && now >= last_ping_sent_ + settings_.ping_timeout;
+}
+
 void Connection::on_pong(std::uint64_t nonce) {
   if (nonce != 0 && nonce == ping_nonce_) {
     rtt_ms_ = std::chrono::duration<double, std::milli>(Clock::now() - last_ping_sent_).count();
@@ -218,12 +237,18 @@ asio::awaitable<void> Connection::keepalive() {
   while (state_ == State::Connected) {
     const auto idle_at = last_received_ + settings_.idle_timeout;
     const auto ping_at = last_ping_sent_ + settings_.ping_interval;
-    keepalive_timer_.expires_at(std::min(idle_at, ping_at));
+    auto wake_at = std::min(idle_at, ping_at);
+    if (ping_nonce_ != 0) wake_at = std::min(wake_at, last_ping_sent_ + settings_.ping_timeout);
+    keepalive_timer_.expires_at(wake_at);
     auto [ec] = co_await keepalive_timer_.async_wait(kTuple);
     if (ec || state_ != State::Connected) co_return;
     const auto now = Clock::now();
     if (now >= last_received_ + settings_.idle_timeout) {
       goodbye(RejectCode::timeout, "no traffic for " + util::format_duration(settings_.idle_timeout));
+      co_return;
+    }
+    if (silent_since_ping(now)) {
+      goodbye(RejectCode::timeout, "no answer to a ping within " + util::format_duration(settings_.ping_timeout));
       co_return;
     }
     if (now >= last_ping_sent_ + settings_.ping_interval) {

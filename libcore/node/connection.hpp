@@ -60,6 +60,11 @@ class ConnectionEvents {
 
 struct ConnectionSettings {
   Millis ping_interval = config::defaults::kPingInterval;
+  // A keep-alive ping unanswered this long, with nothing else heard from
+  // the peer since it went out, means a silent peer (a dead host, a cut
+  // link): closed as `timeout`. The socket's TCP_USER_TIMEOUT is
+  // ping_interval + ping_timeout, so unacknowledged data ends it as well.
+  Millis ping_timeout = config::defaults::kPingTimeout;
   Millis idle_timeout = config::defaults::kIdleTimeout;
   Millis first_ping_delay{1000};  // the first keep-alive ping after connecting
   // The memory its send queue may hold: frame bytes plus kQueuedFrameOverhead each.
@@ -172,6 +177,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<void> keepalive();
   void handle(p2p::Message message);
   void on_pong(std::uint64_t nonce);
+  // A keep-alive ping went unanswered for ping_timeout and nothing was heard since.
+  bool silent_since_ping(SteadyTime now) const;
 
   std::string remote_ip_;
   std::uint16_t remote_port_;

@@ -180,9 +180,15 @@ void ConnectionManager::connected(const ConnectionPtr& c) {
   c->run();
   spdlog::info("p2p: connected {} {} {} at {} (height {}, {})", c->direction(), p2p::to_string(c->peer_class),
                c->id().short_hex(), c->remote_address(), c->hello().best_height, c->hello().user_agent);
-  if (!had_peers_) {
+  // Fresh evidence that the network is reachable again: a node that had no
+  // peers regained one, or a masternode lost to a dead link (a partition, a
+  // cut cable) is back. The other masternodes are likely back too: dial
+  // them at once, whatever their backoff.
+  const bool link_back = lost_masternodes_.erase(c->id()) > 0;
+  if (!had_peers_ || link_back) {
     had_peers_ = true;
-    // A node that had no peers regained one: let masternodes be dialled at once.
+    if (link_back)
+      spdlog::info("p2p: masternode {} is back after a link failure; retrying the others now", c->id().short_hex());
     book_.reset_masternode_backoff(Clock::now());
     wake_dialler();
   }
@@ -227,6 +233,11 @@ void ConnectionManager::on_traffic(p2p::MessageType type, std::size_t bytes, boo
   m_.bytes.with({std::string(dir)}).inc(bytes);
 }
 
+namespace {
+// A close that says the link (not the peer's will) ended the connection.
+bool is_link_failure(const std::string& reason) { return reason == "timeout" || reason == "reset"; }
+}  // namespace
+
 void ConnectionManager::on_closed(const ConnectionPtr& c) {
   if (c->was_connected()) {
     const bool was_registered = unregister(c);
@@ -236,6 +247,9 @@ void ConnectionManager::on_closed(const ConnectionPtr& c) {
                    c->close_detail().empty() ? "" : " (" + c->close_detail() + ")");
     if (c->outbound())
       if (auto* e = book_.find(c->dial_key())) e->last_error = "closed: " + c->close_reason();
+    // Bounded by the genesis's masternodes.
+    if (was_registered && is_masternode(c->id()) && is_link_failure(c->close_reason()))
+      lost_masternodes_.insert(c->id());
   }
   connections_.erase(c);
   // A queue that held a lot of small frames leaves the heap fragmented;

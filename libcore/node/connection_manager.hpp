@@ -182,6 +182,9 @@ class ConnectionManager final : public ConnectionEvents, public PeerActions {
   std::set<ConnectionPtr> connections_;    // every open connection, any state
   std::map<NodeId, ConnectionPtr> peers_;  // registered (connected) peers
   bool had_peers_ = false;
+  // Masternodes whose connection a dead link ended (timeout, reset): their
+  // return is evidence the link works again (connected()).
+  std::set<NodeId> lost_masternodes_;
   bool stopping_ = false;
   std::function<void()> drained_;
 };

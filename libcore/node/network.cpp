@@ -40,6 +40,7 @@ ConnectionManagerSettings manager_settings(const NetworkSettings& s) {
   m.max_per_ip = s.max_per_ip;
   m.max_message_size = s.max_message_size;
   m.connection.ping_interval = s.ping_interval;
+  m.connection.ping_timeout = s.ping_timeout;
   m.connection.idle_timeout = s.idle_timeout;
   m.connection.first_ping_delay = kFirstPingDelay;
   m.connection.send_queue_limit = s.send_queue_limit;

@@ -73,10 +73,12 @@ struct NetworkSettings {
   std::uint32_t max_inbound = config::defaults::kMaxInbound;
   std::uint32_t max_outbound = config::defaults::kMaxOutbound;
   std::uint32_t max_per_ip = config::defaults::kMaxPerIp;
-  std::size_t max_handshakes = config::defaults::kMaxHandshakes;
+  // handshake_cap() (settings_from_config.hpp) of the defaults, no masternodes.
+  std::size_t max_handshakes = std::size_t{config::defaults::kMaxInbound} + config::defaults::kMaxOutbound;
   Millis check_interval = config::defaults::kCheckInterval;
   Millis handshake_timeout = config::defaults::kHandshakeTimeout;
   Millis ping_interval = config::defaults::kPingInterval;
+  Millis ping_timeout = config::defaults::kPingTimeout;
   Millis idle_timeout = config::defaults::kIdleTimeout;
   std::size_t max_message_size = config::defaults::kMaxMessageSize;
   std::size_t send_queue_limit = config::defaults::kSendQueueLimit;

@@ -173,7 +173,7 @@ util::Result<void> check_open_files(const config::NodeConfig& c, const chain::Ge
   budget.max_inbound = c.max_inbound;
   budget.max_outbound = c.max_outbound;
   budget.masternodes = genesis.masternodes.size();
-  budget.max_handshakes = config::defaults::kMaxHandshakes;
+  budget.max_handshakes = handshake_cap(c, genesis.masternodes.size());
   budget.http_connections = c.http_max_connections;
   return util::ensure_fd_capacity(budget);
 }
@@ -239,8 +239,8 @@ util::Result<void> serve(const NodeOptions& options, const Identity& id, store::
   asio::io_context io(1);
   metrics::NodeMetrics metrics(options.version);
   metrics.chain_height.set(static_cast<double>(store.tip().height));
-  Network network(io, network_settings_from(c, id.role, "tnode/" + options.version), id.key, id.genesis, store,
-                  metrics);
+  Network network(io, network_settings_from(c, id.role, "tnode/" + options.version, id.genesis.masternodes.size()),
+                  id.key, id.genesis, store, metrics);
   ChainSync sync(store, metrics, sync_settings_from(c), make_sync_hooks(network.peer_actions(), metrics));
   std::set<crypto::PublicKey> masternodes;
   for (const auto& mn : id.genesis.masternodes) masternodes.insert(mn.pubkey);

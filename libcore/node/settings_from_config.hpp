@@ -6,6 +6,7 @@
 // wired here once. Mapping NodeConfig{} gives each struct's own defaults
 // (both come from config/defaults.hpp; node_settings_tests.cpp proves it).
 
+#include <algorithm>
 #include <string>
 
 #include "libcore/config/node_config.hpp"
@@ -16,9 +17,19 @@
 
 namespace core::node {
 
-// `user_agent` is what this node calls itself in its Hello ("tnode/0.1.0").
-inline NetworkSettings network_settings_from(const config::NodeConfig& c, p2p::Role role,
-                                             const std::string& user_agent) {
+// Handshakes in progress at once: every connection the configuration allows
+// may be handshaking together (a network starting at once, a partition
+// healing), so the cap is sized from them, never below kMaxHandshakes.
+// Sized too small, honest peers are refused with `capacity` and retry.
+inline std::size_t handshake_cap(const config::NodeConfig& c, std::size_t masternodes) {
+  return std::max<std::size_t>(config::defaults::kMaxHandshakes,
+                               std::size_t{c.max_inbound} + c.max_outbound + masternodes);
+}
+
+// `user_agent` is what this node calls itself in its Hello ("tnode/0.1.0");
+// `masternodes` is the genesis's count (sizes the handshake cap).
+inline NetworkSettings network_settings_from(const config::NodeConfig& c, p2p::Role role, const std::string& user_agent,
+                                             std::size_t masternodes = 0) {
   NetworkSettings s;
   s.listen = c.listen;
   s.external_address = c.external_address;
@@ -29,7 +40,9 @@ inline NetworkSettings network_settings_from(const config::NodeConfig& c, p2p::R
   s.max_per_ip = c.max_per_ip;
   s.check_interval = c.check_interval;
   s.handshake_timeout = c.handshake_timeout;
+  s.max_handshakes = handshake_cap(c, masternodes);
   s.ping_interval = c.ping_interval;
+  s.ping_timeout = c.ping_timeout;
   s.idle_timeout = c.idle_timeout;
   s.max_message_size = c.max_message_size;
   s.max_address_book = c.max_address_book;

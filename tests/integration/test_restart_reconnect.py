@@ -1,7 +1,7 @@
 """Restart reconnect (TESTING.md): kill -9 one of 4 connected masternodes and
 restart it with the same config. Every other node has it back in /peers
 (with its new session) within 5 s of the restart, and it has its 3 peers.
-Every setting stays at its default (idle_timeout 90 s, ping_interval 30 s,
+Every setting stays at its default (idle_timeout 90 s, ping_interval 5 s,
 base_delay 5 s), so passing proves nobody waited for an idle timeout or a
 long backoff: the new connection replaces the old one at once.
 

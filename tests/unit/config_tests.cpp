@@ -59,6 +59,7 @@ void check_same(const NodeConfig& a, const NodeConfig& b) {
   CHECK(a.check_interval == b.check_interval);
   CHECK(a.handshake_timeout == b.handshake_timeout);
   CHECK(a.ping_interval == b.ping_interval);
+  CHECK(a.ping_timeout == b.ping_timeout);
   CHECK(a.idle_timeout == b.idle_timeout);
   CHECK(a.stall_timeout == b.stall_timeout);
   CHECK(a.max_message_size == b.max_message_size);
@@ -148,7 +149,8 @@ TEST_CASE("an empty config gives the documented defaults", "[unit][config]") {
   CHECK(c.max_per_ip == 8);
   CHECK(c.check_interval == Millis(120'000));
   CHECK(c.handshake_timeout == Millis(10'000));
-  CHECK(c.ping_interval == Millis(30'000));
+  CHECK(c.ping_interval == Millis(5'000));
+  CHECK(c.ping_timeout == Millis(5'000));
   CHECK(c.idle_timeout == Millis(90'000));
   CHECK(c.stall_timeout == Millis(2'000));
   CHECK(c.max_message_size == 4u << 20);
@@ -230,6 +232,7 @@ TEST_CASE("to_toml writes every section and key", "[unit][config]") {
                           "check_interval",
                           "handshake_timeout",
                           "ping_interval",
+                          "ping_timeout",
                           "idle_timeout",
                           "stall_timeout",
                           "max_message_size",
@@ -364,13 +367,11 @@ TEST_CASE("a value of the wrong type is refused naming key and types", "[unit][c
 
 TEST_CASE("a bad duration is refused naming the key", "[unit][config]") {
   const std::pair<const char*, const char*> keys[] = {
-      {"network", "check_interval"},       {"network", "handshake_timeout"},
-      {"network", "ping_interval"},        {"network", "idle_timeout"},
-      {"network", "stall_timeout"},        {"reconnect", "base_delay"},
-      {"reconnect", "max_delay"},          {"reconnect", "breaker_cooldown"},
-      {"reconnect", "parked_retry"},       {"peer_quality", "ban_duration"},
-      {"peer_quality", "score_half_life"}, {"chain", "max_clock_drift"},
-      {"http", "header_timeout"},          {"http", "idle_timeout"},
+      {"network", "check_interval"}, {"network", "handshake_timeout"}, {"network", "ping_interval"},
+      {"network", "idle_timeout"},   {"network", "ping_timeout"},      {"network", "stall_timeout"},
+      {"reconnect", "base_delay"},   {"reconnect", "max_delay"},       {"reconnect", "breaker_cooldown"},
+      {"reconnect", "parked_retry"}, {"peer_quality", "ban_duration"}, {"peer_quality", "score_half_life"},
+      {"chain", "max_clock_drift"},  {"http", "header_timeout"},       {"http", "idle_timeout"},
   };
   for (auto [section, key] : keys) {
     const std::string name = std::string(section) + "." + key;
@@ -509,6 +510,8 @@ TEST_CASE("ping_interval must be shorter than idle_timeout", "[unit][config]") {
   auto ok = parse_ok("[network]\nping_interval = \"59s\"\nidle_timeout = \"1m\"\n");
   CHECK(ok.ping_interval == Millis(59'000));
   CHECK(ok.idle_timeout == Millis(60'000));
+  expect_error("[network]\nping_timeout = \"2m\"\n", "network.ping_timeout",
+               "must be shorter than network.idle_timeout (1m30s)");
 }
 
 TEST_CASE("a config TOML syntax error names the source and the line", "[unit][config]") {

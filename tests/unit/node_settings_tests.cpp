@@ -32,9 +32,19 @@ TEST_CASE("a changed key reaches its settings field", "[unit][config][node]") {
   CHECK(n.quality.ban_threshold == -80);
   CHECK(n.max_message_size == (1u << 20));
   CHECK(n.role == core::p2p::Role::Masternode);
+  CHECK(n.max_handshakes == 32);  // never below kMaxHandshakes
   const auto s = core::node::sync_settings_from(c);
   CHECK(s.stall_timeout == std::chrono::seconds(7));
   CHECK(s.max_reply_bytes == (1u << 20));
+
+  // The handshake cap holds every connection the configuration allows.
+  NodeConfig big;
+  big.max_inbound = 100;
+  big.max_outbound = 10;
+  CHECK(core::node::handshake_cap(big, 12) == 122);
+  CHECK(core::node::network_settings_from(big, core::p2p::Role::Regular, "tnode", 12).max_handshakes == 122);
+  CHECK(core::node::handshake_cap(NodeConfig{}, 0) ==
+        core::config::defaults::kMaxInbound + core::config::defaults::kMaxOutbound);
 
   NodeConfig h;
   h.http_max_connections = 300;
