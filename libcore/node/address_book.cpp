@@ -157,6 +157,11 @@ void AddressBook::record_failure(AddressEntry& e, p2p::ScoreEvent event, std::st
   e.score.apply(event, now);
 }
 
+void AddressBook::record_busy(AddressEntry& e, std::string error, SteadyPoint now, const p2p::Uniform01& uniform01) {
+  e.state.record_busy(now, uniform01);
+  e.last_error = std::move(error);
+}
+
 void AddressBook::record_success(AddressEntry& e, const NodeId& id, SteadyPoint now, std::int64_t now_ms) {
   e.state.record_success(now);
   e.score.apply(p2p::ScoreEvent::HandshakeCompleted, now);

@@ -141,6 +141,9 @@ class AddressBook {
   // A dial failed: backoff/breaker/parking step, totals, score `event`.
   void record_failure(AddressEntry& e, p2p::ScoreEvent event, std::string error, SteadyPoint now,
                       const p2p::Uniform01& uniform01);
+  // A dial was refused for `capacity`: AddressState::record_busy; no score
+  // step, counted in total_busy.
+  void record_busy(AddressEntry& e, std::string error, SteadyPoint now, const p2p::Uniform01& uniform01);
   // A dial's handshake completed with node `id`.
   void record_success(AddressEntry& e, const NodeId& id, SteadyPoint now, std::int64_t now_ms);
   // An inbound peer `id` from `source_ip` completed its handshake announcing

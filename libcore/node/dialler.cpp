@@ -30,6 +30,9 @@ bool is_wrong_network(const Failure& f) {
   return f.kind == FailureKind::protocol_error && f.code == "bad_magic";
 }
 
+// The peer is alive and full (its slots or handshakes): not a failure.
+bool is_busy(const Failure& f) { return f.kind == FailureKind::rejected && f.code == "capacity"; }
+
 // What a failed dial costs the address's score.
 p2p::ScoreEvent score_event_of(FailureKind kind) {
   switch (kind) {
@@ -178,8 +181,14 @@ void Dialler::dial_failed(const std::string& k, const Failure& f) {
   auto* e = book_.find(k);
   if (!e) return;
   const auto now = Clock::now();
-  book_.record_failure(*e, score_event_of(f.kind), f.label() + ": " + f.detail, now,
-                       [this] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); });
+  const auto uniform01 = [this] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); };
+  if (is_busy(f)) {
+    book_.record_busy(*e, f.label() + ": " + f.detail, now, uniform01);
+    spdlog::debug("p2p: {} is busy ({}); retrying shortly", k, f.detail);
+    poke();
+    return;
+  }
+  book_.record_failure(*e, score_event_of(f.kind), f.label() + ": " + f.detail, now, uniform01);
   if (f.kind == FailureKind::rejected && f.code == "self") {
     e->self = true;
     spdlog::info("p2p: {} is this node itself; it will not be dialled again", k);

@@ -160,6 +160,15 @@ void AddressState::record_failure(TimePoint now, const Uniform01& uniform01) {
   if (const auto limit = attempt_limit(class_, settings_); limit && attempts_ >= *limit) parked_ = true;
 }
 
+void AddressState::record_busy(TimePoint now, const Uniform01& uniform01) {
+  settle(now);
+  dialing_ = false;
+  if (attempts_ > 0) --attempts_;  // record_attempt counted it
+  if (breaker_ == BreakerState::HalfOpen) breaker_ = BreakerState::Closed;
+  const double u = std::clamp(uniform01(), 0.0, 1.0);
+  not_before_ = now + std::chrono::duration_cast<Millis>(kBusyRetry * (0.5 + u));
+}
+
 void AddressState::record_fresh_evidence(TimePoint now) {
   settle(now);
   parked_ = false;

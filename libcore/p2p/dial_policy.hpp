@@ -145,6 +145,9 @@ struct AddressStateRecord {
 //   not Closed -> Open again with the cool-down doubled, capped at
 //   breaker_cooldown_cap. Fresh evidence does not bypass the breaker: gossip
 //   is unverified and the breaker is what stops hammering an address.
+// The wait after a `capacity` refusal (record_busy), before jitter.
+inline constexpr Millis kBusyRetry{2000};
+
 class AddressState {
  public:
   AddressState(PeerClass peer_class, const ReconnectSettings& settings);
@@ -163,6 +166,12 @@ class AddressState {
   // The dial failed: schedules the next attempt with jittered backoff, steps
   // the breaker and parks the address at its class's limit.
   void record_failure(TimePoint now, const Uniform01& uniform01);
+  // The peer answered but refused for `capacity` (its slots or handshakes
+  // are full, DESIGN.md 6): "try again shortly", not a failure. The attempt
+  // is not counted, no backoff, breaker or parking step (a half-open breaker
+  // closes: the address answered); the next dial waits kBusyRetry with
+  // +-50 % jitter, so peers refused together do not retry together.
+  void record_busy(TimePoint now, const Uniform01& uniform01);
   // The address is alive (it connected to us, or a peer reported it): unparks
   // it, resets the attempt counter and the backoff, so it may be dialled now
   // unless its breaker is open.

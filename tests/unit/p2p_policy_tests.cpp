@@ -393,6 +393,44 @@ TEST_CASE("masternodes never park", "[unit][p2p]") {
   }
 }
 
+TEST_CASE("a capacity refusal is busy: a short jittered retry, no failure, no park, no breaker step", "[unit][p2p]") {
+  ReconnectSettings rs;
+  rs.max_attempts_discovered = 2;
+  AddressState s(PeerClass::Discovered, rs);
+  TimePoint now = t0;
+  // Far more busy answers than the breaker or the attempt limit allow failures.
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(s.may_dial(now));
+    s.record_attempt(now);
+    s.record_busy(now, kZero);
+    CHECK(wait_at(s, now) == core::p2p::kBusyRetry / 2);  // jitter's lower end
+    now += core::p2p::kBusyRetry / 2;
+  }
+  CHECK(s.consecutive_failures() == 0);
+  CHECK(s.attempts() == 0);
+  CHECK_FALSE(s.parked());
+  CHECK(s.breaker(now) == BreakerState::Closed);
+  // Jitter's upper end: 1.5 x kBusyRetry (no backoff growth).
+  s.record_attempt(now);
+  s.record_busy(now, kTop);
+  CHECK(wait_at(s, now) > core::p2p::kBusyRetry * 3 / 2 - milliseconds(2));
+  CHECK(wait_at(s, now) <= core::p2p::kBusyRetry * 3 / 2);
+  // Failures before a busy answer keep counting towards the breaker; a
+  // busy answer to the half-open trial closes it (the address answered).
+  AddressState m(PeerClass::Masternode, ReconnectSettings{});
+  TimePoint at = t0;
+  for (int i = 0; i < 4; ++i) at = fail_once(m, at, kZero);
+  m.record_attempt(at);
+  m.record_failure(at, kZero);
+  REQUIRE(m.breaker(at) == BreakerState::Open);
+  at += m.cooldown();
+  REQUIRE(m.breaker(at) == BreakerState::HalfOpen);
+  m.record_attempt(at);
+  m.record_busy(at, kZero);
+  CHECK(m.breaker(at) == BreakerState::Closed);
+  CHECK(wait_at(m, at) == core::p2p::kBusyRetry / 2);
+}
+
 TEST_CASE("circuit breaker: closed -> open -> half_open -> closed", "[unit][p2p]") {
   AddressState s(PeerClass::Masternode, ReconnectSettings{});
   TimePoint now = t0;
