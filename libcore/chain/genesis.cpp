@@ -41,6 +41,10 @@ constexpr std::size_t kMinAllocationSize = crypto::PublicKey::kSize + 8;
 
 }  // namespace
 
+util::Result<void> check_masternode_name(std::string_view name, const std::string& field) {
+  return check_name(name, kMaxMasternodeName, true, field);
+}
+
 util::Result<void> validate(const GenesisSpec& spec) {
   if (auto r = check_name(spec.network, kMaxNetworkName, false, "network"); !r) return r;
   if (spec.block_time_ms < kMinBlockTimeMs || spec.block_time_ms > kMaxBlockTimeMs)
@@ -56,7 +60,7 @@ util::Result<void> validate(const GenesisSpec& spec) {
   for (std::size_t i = 0; i < spec.masternodes.size(); ++i) {
     const auto& mn = spec.masternodes[i];
     std::string field = "masternodes[" + std::to_string(i) + "]";
-    if (auto r = check_name(mn.name, kMaxMasternodeName, true, field + ".name"); !r) return r;
+    if (auto r = check_masternode_name(mn.name, field + ".name"); !r) return r;
     if (!names.insert(mn.name).second) return util::fail(field + ".name: duplicate name '" + mn.name + "'");
     if (mn.pubkey.is_zero()) return util::fail(field + ".pubkey: must not be all zeros");
     if (!keys.insert(mn.pubkey).second) return util::fail(field + ".pubkey: the same key is listed twice");

@@ -52,6 +52,11 @@ inline constexpr std::int64_t kMaxBlockTimeMs = 3'600'000;
 // the offending field, e.g. "masternodes[2].pubkey: ...".
 util::Result<void> validate(const GenesisSpec& spec);
 
+// The rule validate() applies to one masternode name: 1 to kMaxMasternodeName
+// letters, digits, '.', '-' and '_'. The message begins with `field`
+// ("name: invalid character ' ' (allowed: ...)"). Any thread.
+util::Result<void> check_masternode_name(std::string_view name, const std::string& field);
+
 // Parses and validates genesis TOML. `source` (a file name) prefixes every
 // error: "<source>: masternodes[1].pubkey: expected 64 hex digits, got 12".
 // Unknown keys are refused.

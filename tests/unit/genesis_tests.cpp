@@ -399,6 +399,15 @@ TEST_CASE("bad network and masternode names are refused", "[unit][chain][genesis
                "masternodes[0].name: longer than 64 characters");
 }
 
+TEST_CASE("check_masternode_name is the rule validate applies to names", "[unit][chain][genesis]") {
+  using core::chain::check_masternode_name;
+  CHECK(check_masternode_name("mn-1_A.b", "name").has_value());
+  CHECK(check_masternode_name(std::string(64, 'm'), "name").has_value());
+  CHECK_THAT(error_of(check_masternode_name("", "--host")), Contains("--host: must not be empty"));
+  CHECK_THAT(error_of(check_masternode_name("mn 1", "name")), Contains("name: invalid character ' '"));
+  CHECK_THAT(error_of(check_masternode_name(std::string(65, 'm'), "name")), Contains("longer than 64 characters"));
+}
+
 TEST_CASE("an allocation amount must be positive", "[unit][chain][genesis]") {
   auto with_amount = [](const std::string& a) {
     return minimal(kHeader) + "[[allocations]]\npubkey = \"" + pk(1) + "\"\namount = " + a + "\n";
