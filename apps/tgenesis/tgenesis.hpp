@@ -1,20 +1,22 @@
 #pragma once
-// tgenesis: keys, a deterministic genesis, and ready-made local testnets.
+// tgenesis: keys, a deterministic genesis, and ready-made networks (local
+// testnets, and one directory per host for real machines).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace tgenesis {
 
 struct Settings {
-  std::string command;  // keygen | new | hash | verify | show | testnet
+  std::string command;  // keygen | new | hash | verify | show | testnet | network
   bool json = false;
 
   std::string file;         // hash, verify, show: genesis.toml
   std::string out;          // keygen: key file; new: genesis.toml
   std::string expect_hash;  // verify --hash
-  bool force = false;       // new, testnet: replace existing output
+  bool force = false;       // new, testnet, network: replace existing output
 
   // new
   std::string network = "testnet";
@@ -24,11 +26,16 @@ struct Settings {
   std::vector<std::string> masternode_keys;  // NAME:KEYFILE[@HOST:PORT]
   std::vector<std::string> allocations;      // PUBKEY:AMOUNT
 
+  // testnet and network
+  std::optional<std::uint32_t> masternode_count;  // unset: all nodes (testnet: 0 too)
+  std::string dir;
+
   // testnet
   std::uint32_t nodes = 0;
-  std::uint32_t masternode_count = 0;  // 0: all nodes
   std::uint32_t base_port = 24100;
-  std::string dir;
+
+  // network
+  std::vector<std::string> hosts;  // NAME=ADDR[:PORT], one per machine
 };
 
 // Runs one command; returns the exit code (0 ok, 1 failure, 2 usage/config).

@@ -10,7 +10,7 @@ from harness import TestRun, expect, expect_eq, expect_in, expect_rc, forge_chai
 
 t = TestRun("tool usage")
 TOOLS = {
-    "tgenesis": ["keygen", "new", "hash", "verify", "show", "testnet"],
+    "tgenesis": ["keygen", "new", "hash", "verify", "show", "testnet", "network"],
     "tchain": ["info", "block", "headers", "verify", "export", "import", "diff"],
     "tpeer-probe": ["connect", "health", "stress", "local"],
 }
