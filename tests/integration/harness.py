@@ -29,6 +29,11 @@ What it holds:
   * a check/report API: t.check() prints one line per named check (a
     required=True check stops the later ones), t.note(), then t.finish()
     prints exactly "N passed, M failed" and exits 1 if any check failed;
+    t.not_run(reason) prints "not run: reason" and exits SKIP_CODE (77,
+    reported by ctest as skipped) when the machine cannot run the scenario;
+  * t.add_cleanup(fn): fn runs when the run ends however it ends (finish,
+    failure, exception, SIGTERM/SIGINT/SIGHUP), before the background
+    processes are killed and the work dir is removed (e.g. lab.py's `down`);
   * chain helpers: testnet() (`tgenesis testnet`), forge_chain()
     (`tforge chain`), chain_info() (`tchain info`), file_mode().
 
@@ -51,6 +56,7 @@ import time
 import traceback
 
 DEFAULT_TIMEOUT = 60.0  # seconds for one foreground command
+SKIP_CODE = 77  # exit status of a scenario that cannot run here (ctest SKIP_RETURN_CODE)
 
 # Where each binary lives under the build directory.
 BINARIES = {
@@ -331,6 +337,7 @@ class TestRun:
         self.failed = 0
         self.aborted_by = None
         self.own_procs = []
+        self.cleanups = []
         _registry.install()
         self.dir = tempfile.mkdtemp(prefix="tnode-it-")
         atexit.register(self._cleanup)
@@ -405,6 +412,20 @@ class TestRun:
         """An informational line (not a check)."""
         print(f"   # {text}", flush=True)
 
+    def not_run(self, reason):
+        """The scenario cannot run on this machine (not root, no kernel
+        support, ...): cleans up, prints "not run: <reason>" and exits
+        SKIP_CODE, which ctest reports as skipped, not passed."""
+        self._cleanup()
+        print(f"not run: {reason}", flush=True)
+        sys.exit(SKIP_CODE)
+
+    def add_cleanup(self, fn):
+        """fn() runs once when the run ends, however it ends (last added,
+        first run), before background processes are killed and the work dir
+        removed. An exception in fn is printed, and the other cleanups still run."""
+        self.cleanups.append(fn)
+
     def _record(self, ok, name, why, secs=None):
         took = f" ({secs:.2f}s)" if secs is not None else ""
         if ok:
@@ -424,6 +445,12 @@ class TestRun:
         sys.exit(1 if self.failed else 0)
 
     def _cleanup(self):
+        while self.cleanups:
+            fn = self.cleanups.pop()
+            try:
+                fn()
+            except BaseException:  # noqa: BLE001 - a cleanup must not stop the others
+                print("# cleanup failed:\n" + traceback.format_exc(), flush=True)
         for p in self.own_procs:
             try:
                 p.kill9()
