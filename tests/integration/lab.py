@@ -178,6 +178,21 @@ class Lab:
             raise CheckFailed(f"expected 200 from n{i} GET /metrics, saw {status}")
         return parse_metrics(body)
 
+    def peer_ids(self, i):
+        """Node ids in node i's /peers."""
+        _, body = self.http_json(i, "/peers")
+        return {p["node_id"] for p in body["peers"]}
+
+    def masternodes_meshed(self, masternodes):
+        """(ok, seen) for poll(): each of n1..n<masternodes> sees all the
+        other masternodes (/health peers.masternodes)."""
+        bad = {}
+        for i in range(1, masternodes + 1):
+            _, h = self.http_json(i, "/health")
+            if h.get("peers", {}).get("masternodes") != masternodes - 1:
+                bad[f"n{i}"] = h.get("peers")
+        return not bad, bad
+
     def metric(self, i, name, **labels):
         """One series of node i's /metrics (0 when absent)."""
         return metric_value(self.metrics(i), name, **labels)
@@ -193,6 +208,14 @@ class Lab:
 def tips(st):
     """{node name: (height, tip hash)} of the nodes that answered."""
     return {r["name"]: (r["height"], r["tip"]) for r in st["nodes"] if r.get("tip")}
+
+
+def one_tip(st, nodes=None):
+    """(ok, {name: (height, tip)}): every node in `nodes` (numbers; all of
+    the lab's when None) answered and all report the same tip."""
+    want = {r["name"] for r in st["nodes"]} if nodes is None else {f"n{i}" for i in nodes}
+    seen = {k: v for k, v in tips(st).items() if k in want}
+    return len(seen) == len(want) and len(set(seen.values())) == 1, seen
 
 
 def peer_counts(st):

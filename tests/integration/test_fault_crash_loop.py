@@ -14,7 +14,7 @@ import random
 import time
 
 from harness import TestRun, expect, poll
-from lab import Lab, tips
+from lab import Lab, one_tip, tips
 
 N = 5
 MASTERNODES = 4
@@ -25,11 +25,6 @@ lab = Lab.or_not_run(t)
 seed = int(os.environ.get("TNODE_CRASH_SEED", random.randrange(1 << 30)))
 rng = random.Random(seed)
 state = {}
-
-
-def one_tip(st):
-    seen = tips(st)
-    return len(seen) == N and len(set(seen.values())) == 1, seen
 
 
 def up():

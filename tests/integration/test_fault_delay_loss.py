@@ -15,7 +15,7 @@ handshake failures by reason."""
 import time
 
 from harness import TestRun, expect, expect_eq, poll
-from lab import Lab, tips
+from lab import Lab, one_tip, tips
 
 N = 8
 MASTERNODES = 6
@@ -25,11 +25,6 @@ BLOCKS = 5
 t = TestRun("fault: 100 +- 20 ms delay, 5 % loss on every link")
 lab = Lab.or_not_run(t)
 state = {}
-
-
-def one_tip(st):
-    seen = tips(st)
-    return len(seen) == N and len(set(seen.values())) == 1, seen
 
 
 def forms():
@@ -44,15 +39,7 @@ def forms():
     for i in range(1, N + 1):
         lab.start(i)
 
-    def meshed():
-        bad = {}
-        for i in range(1, MASTERNODES + 1):
-            _, h = lab.http_json(i, "/health")
-            if h.get("peers", {}).get("masternodes") != MASTERNODES - 1:
-                bad[f"n{i}"] = h.get("peers")
-        return not bad, bad
-
-    poll(meshed, 30.0, f"every masternode to see the other {MASTERNODES - 1} through the delay and loss",
+    poll(lambda: lab.masternodes_meshed(MASTERNODES), 30.0, f"every masternode to see the other {MASTERNODES - 1} through the delay and loss",
          interval=0.3)
     t.note(f"masternodes fully connected {time.monotonic() - t0:.1f}s after the restart under delay and loss began")
     st = lab.status()

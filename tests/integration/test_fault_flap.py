@@ -16,7 +16,7 @@ Figures printed: attempts per address, disconnects, time back in sync."""
 import time
 
 from harness import TestRun, expect, poll
-from lab import Lab, tips
+from lab import Lab, one_tip, tips
 
 N = 4
 MASTERNODES = 3
@@ -29,16 +29,6 @@ t = TestRun("fault: flapping link")
 lab = Lab.or_not_run(t)
 state = {}
 N1 = "10.77.0.1:24100"
-
-
-def one_tip(st):
-    seen = tips(st)
-    return len(seen) == N and len(set(seen.values())) == 1, seen
-
-
-def peers_of(i):
-    _, body = lab.http_json(i, "/peers")
-    return {p["node_id"] for p in body["peers"]}
 
 
 def attempts():
@@ -56,7 +46,7 @@ def up():
     lab.up(N, masternodes=MASTERNODES, block_time="1s", sets=SETS)
 
     def connected():
-        counts = {i: len(peers_of(i)) for i in range(1, N + 1)}
+        counts = {i: len(lab.peer_ids(i)) for i in range(1, N + 1)}
         return all(c == N - 1 for c in counts.values()), counts
 
     poll(connected, 30.0, f"all {N} connected", interval=0.3)
@@ -93,7 +83,7 @@ t.check(f"flap n1 every {PERIOD:.0f}s for {FLAP_SECONDS:.0f}s: attempts bounded,
 
 def back():
     def together():
-        counts = {i: len(peers_of(i)) for i in range(1, N + 1)}
+        counts = {i: len(lab.peer_ids(i)) for i in range(1, N + 1)}
         same = one_tip(lab.status())
         return all(c == N - 1 for c in counts.values()) and same[0], f"peers {counts}; tips {same[1]}"
 

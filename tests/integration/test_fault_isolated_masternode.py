@@ -18,7 +18,7 @@ long the heal took."""
 import time
 
 from harness import TestRun, expect, poll
-from lab import Lab, tips
+from lab import Lab, one_tip, tips
 
 N = 5
 MASTERNODES = 4
@@ -31,16 +31,6 @@ state = {}
 REST = range(2, N + 1)
 
 
-def one_tip(st, nodes):
-    seen = {k: v for k, v in tips(st).items() if k in {f"n{i}" for i in nodes}}
-    return len(seen) == len(nodes) and len(set(seen.values())) == 1, seen
-
-
-def peers_of(i):
-    _, body = lab.http_json(i, "/peers")
-    return {p["node_id"] for p in body["peers"]}
-
-
 def up():
     lab.up(N, masternodes=MASTERNODES, block_time="1s")
     state["ids"] = {}
@@ -49,7 +39,7 @@ def up():
         state["ids"][i] = h["node_id"]
 
     def connected():
-        missing = {i: N - 1 - len(peers_of(i)) for i in range(1, N + 1) if len(peers_of(i)) != N - 1}
+        missing = {i: N - 1 - len(lab.peer_ids(i)) for i in range(1, N + 1) if len(lab.peer_ids(i)) != N - 1}
         return not missing, f"peers missing per node: {missing}"
 
     poll(connected, 30.0, f"all {N} nodes connected to each other", interval=0.3)
@@ -65,7 +55,7 @@ def isolate(kind):
     victim = state["ids"][1]
 
     def gone():
-        still = [f"n{i}" for i in REST if victim in peers_of(i)]
+        still = [f"n{i}" for i in REST if victim in lab.peer_ids(i)]
         return not still, f"n1 still in /peers of {still}"
 
     poll(gone, NOTICE_DEADLINE, f"n1 ({kind}) dropped by every other node within {NOTICE_DEADLINE:.0f}s", interval=0.2)
@@ -91,7 +81,7 @@ def isolate(kind):
 
     def back():
         st = lab.status()
-        missing = [f"n{i}" for i in REST if victim not in peers_of(i)]
+        missing = [f"n{i}" for i in REST if victim not in lab.peer_ids(i)]
         same = one_tip(st, range(1, N + 1))
         return not missing and same[0], f"n1 missing from {missing}; tips {same[1]}"
 

@@ -19,7 +19,7 @@ the heal took and the minority's reorganisations."""
 import time
 
 from harness import TestRun, expect, expect_eq, poll
-from lab import Lab, dropped, peer_counts, tips
+from lab import Lab, dropped, one_tip, tips
 
 N = 12
 MASTERNODES = 8
@@ -33,15 +33,6 @@ HEAL_DEADLINE = 3 * BLOCK_TIME  # one tip within 3 block times of the heal
 t = TestRun("fault: silent partition 5|7, default keep-alive")
 lab = Lab.or_not_run(t)
 state = {}
-
-
-def names(nodes):
-    return {f"n{i}" for i in nodes}
-
-
-def one_tip(st, nodes):
-    seen = {k: v for k, v in tips(st).items() if k in names(nodes)}
-    return len(seen) == len(nodes) and len(set(seen.values())) == 1, seen
 
 
 def wait_status(cond, timeout, describe, interval=0.2):
@@ -59,15 +50,7 @@ def up():
     t0 = time.monotonic()
     lab.up(N, masternodes=MASTERNODES, block_time=f"{int(BLOCK_TIME)}s")
 
-    def healthy():
-        bad = {}
-        for i in range(1, MASTERNODES + 1):
-            status, h = lab.http_json(i, "/health")
-            if h.get("peers", {}).get("masternodes") != MASTERNODES - 1:
-                bad[f"n{i}"] = h.get("peers")
-        return not bad, bad
-
-    poll(healthy, 30.0, f"every masternode to see the other {MASTERNODES - 1}", interval=0.3)
+    poll(lambda: lab.masternodes_meshed(MASTERNODES), 30.0, f"every masternode to see the other {MASTERNODES - 1}", interval=0.3)
     t.note(f"all masternodes connected {time.monotonic() - t0:.1f}s after `lab up {N}` started")
     start = min(h for h, _ in tips(lab.status()).values())
     wait_status(lambda st: (min(h for h, _ in tips(st).values()) >= start + 2 and one_tip(st, range(1, N + 1))[0],
