@@ -1,6 +1,7 @@
 #include "libcore/chain/validation.hpp"
 
 #include "libcore/util/time.hpp"
+#include "libcore/util/worker_pool.hpp"
 
 namespace core::chain {
 
@@ -44,8 +45,14 @@ constexpr std::uint64_t kMaxSlot = 1ull << 40;
 }  // namespace
 
 BlockCheck check_header(const BlockHeader& h, const BlockHeader& parent, const ValidationContext& ctx) {
+  if (auto r = check_header_rules(h, parent, parent.hash(), ctx); !r) return r;
+  return check_signature(h);
+}
+
+BlockCheck check_header_rules(const BlockHeader& h, const BlockHeader& parent, const crypto::Hash32& parent_hash,
+                              const ValidationContext& ctx) {
   if (h.version != kBlockVersion) return reject(BlockFault::BadVersion, "version " + std::to_string(h.version));
-  if (h.parent != parent.hash())
+  if (h.parent != parent_hash)
     return reject(BlockFault::UnknownParent, "parent " + h.parent.short_hex() + " is not the given parent");
   if (h.height != parent.height + 1)
     return reject(BlockFault::BadHeight,
@@ -68,6 +75,10 @@ BlockCheck check_header(const BlockHeader& h, const BlockHeader& parent, const V
                                                                                       : BlockFault::FromTheFuture,
                   "timestamp " + util::format_rfc3339(h.timestamp_ms) + " is " +
                       std::to_string(h.timestamp_ms - ctx.now_ms) + " ms ahead of local time");
+  return {};
+}
+
+BlockCheck check_signature(const BlockHeader& h) {
   if (!crypto::verify(h.producer, kHeaderSignDomain, h.signing_bytes(), h.signature))
     return reject(BlockFault::BadSignature, "producer signature does not verify");
   return {};
@@ -96,6 +107,54 @@ BlockCheck check_body(const Block& b) {
 BlockCheck check_block(const Block& b, const BlockHeader& parent, const ValidationContext& ctx) {
   if (auto r = check_header(b.header, parent, ctx); !r) return r;
   return check_body(b);
+}
+
+namespace {
+// Items per pool task: enough to amortise the handout, few enough to
+// balance the cores.
+constexpr std::size_t kChunk = 16;
+
+std::size_t chunks_of(std::size_t n) { return (n + kChunk - 1) / kChunk; }
+
+// fn(i) for every i of chunk c.
+template <typename Fn>
+auto chunked(std::size_t n, Fn fn) {
+  return [n, fn](std::size_t c) {
+    for (std::size_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i) fn(i);
+  };
+}
+
+template <typename Fn>
+void for_chunks(std::size_t n, util::WorkerPool* pool, Fn fn) {
+  auto each = chunked(n, fn);
+  if (pool)
+    pool->run(chunks_of(n), each);
+  else
+    for (std::size_t c = 0; c < chunks_of(n); ++c) each(c);
+}
+
+void precheck_one(const Block& b, Precheck& out) {
+  out.signature_ok = check_signature(b.header).has_value();
+  out.body = check_body(b);
+}
+}  // namespace
+
+std::vector<char> verify_signatures(std::span<const BlockHeader> headers, util::WorkerPool* pool) {
+  std::vector<char> ok(headers.size(), 0);
+  for_chunks(headers.size(), pool, [&](std::size_t i) { ok[i] = check_signature(headers[i]).has_value(); });
+  return ok;
+}
+
+std::vector<Precheck> precheck_blocks(std::span<const Block> blocks, util::WorkerPool* pool) {
+  std::vector<Precheck> out(blocks.size());
+  for_chunks(blocks.size(), pool, [&](std::size_t i) { precheck_one(blocks[i], out[i]); });
+  return out;
+}
+
+std::shared_ptr<util::WorkerPool::Job> start_precheck(std::span<const Block> blocks, std::span<Precheck> out,
+                                                      util::WorkerPool& pool) {
+  return pool.submit(chunks_of(blocks.size()),
+                     chunked(blocks.size(), [blocks, out](std::size_t i) { precheck_one(blocks[i], out[i]); }));
 }
 
 }  // namespace core::chain

@@ -7,6 +7,8 @@
 #include "libcore/chain/block.hpp"
 #include "libcore/chain/schedule.hpp"
 
+#include "libcore/util/worker_pool.hpp"
+
 namespace core::chain {
 
 enum class BlockFault {
@@ -63,10 +65,39 @@ struct ValidationContext {
 // timestamp window, clock drift, signature.
 BlockCheck check_header(const BlockHeader& h, const BlockHeader& parent, const ValidationContext& ctx);
 
+// The same in two parts, for callers that verify signatures in bulk (on a
+// WorkerPool) and the cheap rules in order: every rule but the signature,
+// against a parent whose hash the caller knows; and the signature alone.
+// check_header == rules, then signature.
+BlockCheck check_header_rules(const BlockHeader& h, const BlockHeader& parent, const crypto::Hash32& parent_hash,
+                              const ValidationContext& ctx);
+BlockCheck check_signature(const BlockHeader& h);
+
 // Body rules: transactions root, coinbase.
 BlockCheck check_body(const Block& b);
 
 // Both.
 BlockCheck check_block(const Block& b, const BlockHeader& parent, const ValidationContext& ctx);
+
+// What can be checked of a block without its parent: the header's signature
+// and the body (check_body). Each block is checked once, by whoever
+// receives it first; the store then applies the cheap rules against the
+// parent (store::AcceptOptions, ChainStore::accept_blocks).
+struct Precheck {
+  bool signature_ok = false;
+  BlockCheck body;
+  bool ok() const { return signature_ok && body.has_value(); }
+};
+
+// Signatures (and for blocks, bodies) of many headers at once, spread over
+// `pool` and the calling thread (no pool: this thread alone). Pure: the
+// inputs are read, nothing else is touched.
+std::vector<char> verify_signatures(std::span<const BlockHeader> headers, util::WorkerPool* pool);
+std::vector<Precheck> precheck_blocks(std::span<const Block> blocks, util::WorkerPool* pool);
+// Starts the prechecks and returns at once, so the caller can store the
+// previous batch meanwhile; `out` (as long as `blocks`) is complete, and
+// both may be touched again, after pool.wait(job).
+std::shared_ptr<util::WorkerPool::Job> start_precheck(std::span<const Block> blocks, std::span<Precheck> out,
+                                                      util::WorkerPool& pool);
 
 }  // namespace core::chain

@@ -27,6 +27,7 @@
 #include "libcore/node/wire.hpp"
 #include "libcore/store/chain_store.hpp"
 #include "libcore/util/resources.hpp"
+#include "libcore/util/worker_pool.hpp"
 
 namespace core::node {
 
@@ -241,7 +242,9 @@ util::Result<void> serve(const NodeOptions& options, const Identity& id, store::
   metrics.chain_height.set(static_cast<double>(store.tip().height));
   Network network(io, network_settings_from(c, id.role, "tnode/" + options.version, id.genesis.masternodes.size()),
                   id.key, id.genesis, store, metrics);
-  ChainSync sync(store, metrics, sync_settings_from(c), make_sync_hooks(network.peer_actions(), metrics));
+  // Header signatures are verified on every core; the rest stays on io's thread.
+  util::WorkerPool verifiers(util::WorkerPool::default_workers());
+  ChainSync sync(store, metrics, sync_settings_from(c), make_sync_hooks(network.peer_actions(), metrics), &verifiers);
   std::set<crypto::PublicKey> masternodes;
   for (const auto& mn : id.genesis.masternodes) masternodes.insert(mn.pubkey);
   MessageRouter router(network.peer_actions(), sync, network.address_book(), id.genesis);

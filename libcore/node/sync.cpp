@@ -180,20 +180,38 @@ void ChainSync::Impl::on_headers(const PublicKey& from, const p2p::Headers& msg,
   }
   p->unconnected = 0;
   const auto ctx = context();
+  // Hashes, and the signatures of the headers we do not know yet, verified
+  // together on the pool; the rules below run in order.
+  std::vector<Hash32> hashes;
+  hashes.reserve(msg.headers.size());
+  std::vector<chain::BlockHeader> unknown;
+  std::vector<std::size_t> unknown_at(msg.headers.size(), SIZE_MAX);
+  // Only as many as pending has room for: the rest would be dropped.
+  const std::size_t room = s.max_pending_headers - std::min(s.max_pending_headers, pending.size());
+  for (std::size_t i = 0; i < msg.headers.size(); ++i) {
+    hashes.push_back(msg.headers[i].hash());
+    if (unknown.size() >= room || known_block(hashes.back())) continue;
+    unknown_at[i] = unknown.size();
+    unknown.push_back(msg.headers[i]);
+  }
+  const auto signature_ok = chain::verify_signatures(unknown, pool);
   chain::BlockHeader parent = *first_parent;
   Hash32 parent_hash = msg.headers.front().parent;
   bool full = false;
-  for (const auto& h : msg.headers) {
+  for (std::size_t i = 0; i < msg.headers.size(); ++i) {
+    const auto& h = msg.headers[i];
     if (h.parent != parent_hash) {
       if (hooks.penalise) hooks.penalise(from, p2p::ScoreEvent::ProtocolViolation, "headers are not a chain");
       p->claim_trusted = false;
       break;
     }
-    const auto hash = h.hash();
+    const auto& hash = hashes[i];
     if (refused.count(h.parent)) {
       refuse(hash);
     } else if (!known_block(hash)) {
-      if (auto ok = chain::check_header(h, parent, ctx); !ok) {
+      auto ok = chain::check_header_rules(h, parent, parent_hash, ctx);
+      if (ok && (unknown_at[i] == SIZE_MAX || !signature_ok[unknown_at[i]])) ok = chain::check_signature(h);
+      if (!ok) {
         p->claim_trusted = false;
         if (hooks.invalid_block) hooks.invalid_block(from, ok.error());
         break;
@@ -259,40 +277,70 @@ void ChainSync::Impl::on_blocks(const PublicKey& from, const p2p::Blocks& msg, C
   pump(now);
 }
 
-// Applies received blocks in order from the front of the download chain.
+// Applies received blocks in order from the front of the download chain,
+// a run of them per store batch. Their headers were validated (signature
+// included) and their bodies checked on arrival: the store checks only the
+// rules against each parent.
 void ChainSync::Impl::apply_ready(Clock::time_point now) {
   const auto before = tip();
   std::optional<PublicKey> last_source;
-  while (!download.empty()) {
-    const Hash32 hash = download.front();
-    if (store.has_block(hash)) {
-      pending.erase(hash);
+  for (bool more = true; more;) {
+    while (!download.empty() && store.has_block(download.front())) {
+      pending.erase(download.front());
       download.pop_front();
-      continue;
     }
-    auto it = received.find(hash);
-    if (it == received.end()) break;
-    Received r = std::move(it->second);
-    received.erase(it);
-    buffered_bytes -= std::min(buffered_bytes, r.bytes);
-    auto accepted = accept(r.block, r.source);
-    if (!accepted) {
-      // Its header was valid; the store refused it on a second look
-      // (time moved, or the body): ask someone else.
-      if (auto* src = peer(r.source)) src->note_lacks(hash);
-      break;
+    std::vector<chain::Block> run;
+    std::vector<Received> taken;  // source and bytes of each block of the run
+    for (std::size_t i = 0; i < download.size() && run.size() < store::kMaxBlocksPerBatch; ++i) {
+      auto it = received.find(download[i]);
+      if (it == received.end()) break;
+      buffered_bytes -= std::min(buffered_bytes, it->second.bytes);
+      run.push_back(std::move(it->second.block));
+      taken.push_back(Received{{}, it->second.source, it->second.bytes});
+      received.erase(it);
     }
-    download.pop_front();
-    pending.erase(hash);
-    last_progress = now;
-    last_source = r.source;
-    if (accepted->status == store::AcceptStatus::ReorgTooDeep) {
-      refuse(hash);
-      if (auto* src = peer(r.source)) src->claim_trusted = false;
-      clear_pending();
-      break;
+    if (run.empty()) break;
+    const std::vector<char> prechecked(run.size(), 1);
+    const auto r = store.accept_blocks(run, accept_options(), prechecked);
+    std::size_t applied = 0;
+    for (; applied < r.results.size() && more; ++applied) {
+      const auto& result = r.results[applied];
+      const auto& source = taken[applied].source;
+      log_accepted(run[applied], result, source);
+      const Hash32 hash = download.front();
+      download.pop_front();
+      pending.erase(hash);
+      last_progress = now;
+      last_source = source;
+      if (result.status == store::AcceptStatus::ReorgTooDeep) {
+        // It and what the store took after it (its descendants) are never followed.
+        refuse(hash);
+        for (std::size_t i = applied + 1; i < r.results.size(); ++i) refuse(run[i].hash());
+        if (auto* src = peer(source)) src->claim_trusted = false;
+        clear_pending();
+        return apply_ready_done(before, last_source);
+      }
+    }
+    if (r.error) {
+      // Its header was valid; the store refused it on a second look (time
+      // moved): ask someone else for it.
+      const auto& source = taken[applied].source;
+      if (hooks.invalid_block) hooks.invalid_block(source, *r.error);
+      if (auto* src = peer(source)) src->note_lacks(download.front());
+      ++applied;
+      more = false;
+    }
+    // What the store did not look at waits for the next call.
+    for (std::size_t i = applied; i < run.size(); ++i) {
+      buffered_bytes += taken[i].bytes;
+      const auto hash = run[i].hash();
+      received.emplace(hash, Received{std::move(run[i]), taken[i].source, taken[i].bytes});
     }
   }
+  apply_ready_done(before, last_source);
+}
+
+void ChainSync::Impl::apply_ready_done(const TipRef& before, const std::optional<PublicKey>& last_source) {
   if (pending.empty()) best_header.reset();
   check_best();
   const auto after = tip();
@@ -300,25 +348,24 @@ void ChainSync::Impl::apply_ready(Clock::time_point now) {
     if (auto h = store.header(after.hash)) announce(*h, after.hash, last_source);
 }
 
-std::optional<store::AcceptResult> ChainSync::Impl::accept(const chain::Block& block,
-                                                           const std::optional<PublicKey>& source) {
+store::AcceptOptions ChainSync::Impl::accept_options() const {
   store::AcceptOptions options;
   options.max_clock_drift_ms = s.max_clock_drift_ms;
   options.max_reorg_depth = s.max_reorg_depth;
-  auto r = store.accept_block(block, options);
-  if (!r) {
-    if (source && hooks.invalid_block) hooks.invalid_block(*source, r.error());
-    return std::nullopt;
-  }
+  return options;
+}
+
+void ChainSync::Impl::log_accepted(const chain::Block& block, const store::AcceptResult& r,
+                                   const std::optional<PublicKey>& source) {
   const auto from = source ? short_id(*source) : std::string("this node");
-  switch (r->status) {
+  switch (r.status) {
     case store::AcceptStatus::Extended:
-      spdlog::debug("chain: height {} {} from {}", r->tip.height, r->tip.hash.short_hex(), from);
+      spdlog::debug("chain: height {} {} from {}", r.tip.height, r.tip.hash.short_hex(), from);
       break;
     case store::AcceptStatus::Reorganized:
       m.reorgs.inc();
-      spdlog::warn("chain: reorganisation of depth {}: new tip {} at height {} (block from {})", r->reorg_depth,
-                   r->tip.hash.short_hex(), r->tip.height, from);
+      spdlog::warn("chain: reorganisation of depth {}: new tip {} at height {} (block from {})", r.reorg_depth,
+                   r.tip.hash.short_hex(), r.tip.height, from);
       break;
     case store::AcceptStatus::SideBranch:
       spdlog::debug("chain: stored side-branch block {} at height {} from {}", block.hash().short_hex(),
@@ -328,14 +375,13 @@ std::optional<store::AcceptResult> ChainSync::Impl::accept(const chain::Block& b
       spdlog::error(
           "chain: not following block {} at height {} from {}: it needs a reorganisation of {} blocks, over "
           "chain.max_reorg_depth {}",
-          block.hash().short_hex(), block.header.height, from, r->reorg_depth, s.max_reorg_depth);
+          block.hash().short_hex(), block.header.height, from, r.reorg_depth, s.max_reorg_depth);
       break;
     case store::AcceptStatus::AlreadyKnown:
-      return r.value();
+      return;
   }
   if (source) m.blocks_received.inc();
-  m.chain_height.set(static_cast<double>(r->tip.height));
-  return r.value();
+  m.chain_height.set(static_cast<double>(r.tip.height));
 }
 
 void ChainSync::Impl::announce(const chain::BlockHeader& h, const Hash32& hash,
@@ -375,8 +421,9 @@ void ChainSync::Impl::on_new_block(const PublicKey& from, const chain::BlockHead
   pump(now);
 }
 
-ChainSync::ChainSync(store::ChainStore& store, metrics::NodeMetrics& metrics, SyncSettings settings, SyncHooks hooks)
-    : impl_(std::make_unique<Impl>(store, metrics, settings, std::move(hooks))) {
+ChainSync::ChainSync(store::ChainStore& store, metrics::NodeMetrics& metrics, SyncSettings settings, SyncHooks hooks,
+                     util::WorkerPool* pool)
+    : impl_(std::make_unique<Impl>(store, metrics, settings, std::move(hooks), pool)) {
   // A configured stall_timeout above the usual cap raises the cap with it.
   impl_->s.max_stall_timeout = std::max(impl_->s.max_stall_timeout, impl_->s.stall_timeout);
   impl_->m.chain_height.set(static_cast<double>(store.tip().height));
@@ -467,10 +514,7 @@ void ChainSync::on_new_block(const crypto::PublicKey& from, const chain::BlockHe
 tl::expected<store::AcceptResult, chain::BlockError> ChainSync::add_own_block(const chain::Block& block,
                                                                               SyncClock::time_point now) {
   auto& im = *impl_;
-  store::AcceptOptions options;
-  options.max_clock_drift_ms = im.s.max_clock_drift_ms;
-  options.max_reorg_depth = im.s.max_reorg_depth;
-  auto r = im.store.accept_block(block, options);
+  auto r = im.store.accept_block(block, im.accept_options());
   if (!r) return r;
   im.m.blocks_produced.inc();
   im.m.chain_height.set(static_cast<double>(r->tip.height));

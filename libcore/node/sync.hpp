@@ -12,14 +12,20 @@
 //      exponentially growing distances back to genesis).
 //   2. Every header is validated against its parent (linkage, schedule,
 //      timestamp window, clock drift, signature) before it is kept; an
-//      invalid one costs the sender (SyncHooks::invalid_block).
+//      invalid one costs the sender (SyncHooks::invalid_block). The
+//      signatures of a Headers message are verified together on the
+//      worker pool (every core); the rules run in order on the owner.
 //   3. Bodies of the best header chain are fetched in a sliding window
 //      (`window` blocks ahead of the tip), split into GetBlocks requests
 //      spread over every peer that has shown a tip high enough (claims are
 //      hints: only headers, blocks, a locator, or a claimed hash we have
 //      validated from another peer show a tip), at most
-//      `requests_per_peer` outstanding per peer; blocks are applied in
-//      order, each one (or a whole reorganisation) a single store batch.
+//      `requests_per_peer` outstanding per peer. A body is checked against
+//      its validated header (transactions root, coinbase) when it arrives;
+//      its signature is not verified again (the hash commits to it).
+//      Blocks are applied in order, a run of them (up to
+//      store::kMaxBlocksPerBatch) or a whole reorganisation per store
+//      batch, the tip always a whole block.
 //   4. A request not answered within the peer's stall timeout is re-issued
 //      to another peer; the slow peer's score drops, it rests, its claim is
 //      no longer trusted, and its timeout doubles (up to
@@ -58,6 +64,9 @@ struct AcceptResult;
 }  // namespace core::store
 namespace core::metrics {
 struct NodeMetrics;
+}
+namespace core::util {
+class WorkerPool;
 }
 
 namespace core::node {
@@ -118,7 +127,10 @@ struct SyncPeerView {
 
 class ChainSync {
  public:
-  ChainSync(store::ChainStore& store, metrics::NodeMetrics& metrics, SyncSettings settings, SyncHooks hooks);
+  // `pool` (optional, outliving this) verifies header signatures on every
+  // core; without it they are verified on the owner thread.
+  ChainSync(store::ChainStore& store, metrics::NodeMetrics& metrics, SyncSettings settings, SyncHooks hooks,
+            util::WorkerPool* pool = nullptr);
   ~ChainSync();
   ChainSync(const ChainSync&) = delete;
   ChainSync& operator=(const ChainSync&) = delete;

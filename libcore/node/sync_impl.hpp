@@ -45,13 +45,14 @@ inline constexpr std::size_t kLocatorDense = 8;
 inline std::string short_id(const crypto::PublicKey& id) { return id.short_hex(); }
 
 struct ChainSync::Impl {
-  Impl(store::ChainStore& st, metrics::NodeMetrics& me, SyncSettings se, SyncHooks h)
-      : store(st), m(me), s(se), hooks(std::move(h)), progress(se.progress_log_interval) {}
+  Impl(store::ChainStore& st, metrics::NodeMetrics& me, SyncSettings se, SyncHooks h, util::WorkerPool* p)
+      : store(st), m(me), s(se), hooks(std::move(h)), pool(p), progress(se.progress_log_interval) {}
 
   store::ChainStore& store;
   metrics::NodeMetrics& m;
   SyncSettings s;
   SyncHooks hooks;
+  util::WorkerPool* pool;  // verifies signatures; may be null
 
   std::map<crypto::PublicKey, PeerSync> peers;
   // Validated headers whose blocks are not stored yet, and the best of them.
@@ -124,7 +125,10 @@ struct ChainSync::Impl {
 
   void on_blocks(const crypto::PublicKey& from, const p2p::Blocks& msg, SyncClock::time_point now);
   void apply_ready(SyncClock::time_point now);
-  std::optional<store::AcceptResult> accept(const chain::Block& block, const std::optional<crypto::PublicKey>& source);
+  void apply_ready_done(const chain::TipRef& before, const std::optional<crypto::PublicKey>& last_source);
+  store::AcceptOptions accept_options() const;
+  void log_accepted(const chain::Block& block, const store::AcceptResult& r,
+                    const std::optional<crypto::PublicKey>& source);
   void announce(const chain::BlockHeader& h, const crypto::Hash32& hash,
                 const std::optional<crypto::PublicKey>& source);
   void on_new_block(const crypto::PublicKey& from, const chain::BlockHeader& h, SyncClock::time_point now);

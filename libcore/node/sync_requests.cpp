@@ -53,7 +53,10 @@ void ChainSync::Impl::pump(Clock::time_point now) {
 void ChainSync::Impl::request_headers(Clock::time_point now) {
   for (const auto& [id, p] : peers)
     if (p.headers_sent) return;  // one at a time
-  if (pending.size() >= s.max_pending_headers) return;
+  // Ask when a whole answer fits (or pending is empty): asking whenever one
+  // header fits would fetch and check a full answer per applied block.
+  const std::size_t room = s.max_pending_headers - std::min(s.max_pending_headers, pending.size());
+  if (room == 0 || (room < p2p::kMaxHeadersPerMessage && !pending.empty())) return;
   TipRef have = tip();
   if (best_header && chain::is_better_tip(*best_header, have)) have = *best_header;
   // The best trusted claim; failing that, the best claim of a peer that
@@ -76,7 +79,7 @@ void ChainSync::Impl::request_headers(Clock::time_point now) {
   auto& p = peers[*best];
   p2p::GetHeaders request;
   request.locator = locator();
-  request.limit = p2p::kMaxHeadersPerMessage;
+  request.limit = static_cast<std::uint32_t>(std::min<std::size_t>(p2p::kMaxHeadersPerMessage, room));
   p.headers_sent = now;
   p.headers_deadline = now + p.timeout;
   spdlog::debug("sync: asking {} for headers after {} (it claims height {})", short_id(*best),

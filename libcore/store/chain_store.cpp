@@ -84,6 +84,7 @@ struct ChainStore::Impl {
   crypto::Hash32 genesis_hash;
   std::optional<chain::Schedule> schedule;
   chain::TipRef tip;
+  std::optional<chain::BlockHeader> tip_header;  // the tip's header, for blocks that extend it
 
   ~Impl() {
     for (auto* h : columns)
@@ -128,7 +129,23 @@ struct ChainStore::Impl {
     auto h = header(hash);
     if (!h) throw StoreFailure("chain store: tip " + hash.hex() + " has no header");
     tip = {h->height, hash};
+    tip_header = *h;
   }
+
+  // The main-chain hash at `height` (which is at most the tip's).
+  std::optional<crypto::Hash32> hash_at(std::uint64_t height) const {
+    if (height > tip.height) return std::nullopt;
+    auto raw = get(Column::Main, height_key(height));
+    if (!raw) return std::nullopt;
+    if (raw->size() != 32) throw StoreFailure("chain store: main index at " + std::to_string(height) + " is corrupt");
+    return crypto::Hash32::from_span(bytes_of(*raw));
+  }
+
+  // accept_blocks for one block that does not simply extend the tip: a
+  // side branch, a reorganisation, or an unknown parent. One batch.
+  tl::expected<AcceptResult, chain::BlockError> accept_one(const chain::Block& block, const crypto::Hash32& hash,
+                                                           bool checked, const chain::ValidationContext& ctx,
+                                                           const AcceptOptions& options);
 };
 
 ChainStore::ChainStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -299,13 +316,7 @@ std::optional<chain::Block> ChainStore::block(const crypto::Hash32& hash) const 
   return *b;
 }
 
-std::optional<crypto::Hash32> ChainStore::hash_at(std::uint64_t height) const {
-  if (height > impl_->tip.height) return std::nullopt;
-  auto raw = impl_->get(Column::Main, height_key(height));
-  if (!raw) return std::nullopt;
-  if (raw->size() != 32) throw StoreFailure("chain store: main index at " + std::to_string(height) + " is corrupt");
-  return crypto::Hash32::from_span(bytes_of(*raw));
-}
+std::optional<crypto::Hash32> ChainStore::hash_at(std::uint64_t height) const { return impl_->hash_at(height); }
 
 bool ChainStore::has_block(const crypto::Hash32& hash) const {
   return impl_->get(Column::Blocks, view(hash)).has_value();
@@ -313,25 +324,97 @@ bool ChainStore::has_block(const crypto::Hash32& hash) const {
 
 tl::expected<AcceptResult, chain::BlockError> ChainStore::accept_block(const chain::Block& block,
                                                                        const AcceptOptions& options) {
+  auto r = accept_blocks(std::span<const chain::Block>(&block, 1), options);
+  if (r.error) return tl::unexpected(std::move(*r.error));
+  return r.results.front();
+}
+
+BatchResult ChainStore::accept_blocks(std::span<const chain::Block> blocks, const AcceptOptions& options,
+                                      std::span<const char> prechecked) {
   if (impl_->read_only) throw StoreFailure("chain store: accept_block on a read-only store");
   auto& im = *impl_;
-  const auto hash = block.hash();
-  if (has_block(hash)) return AcceptResult{AcceptStatus::AlreadyKnown, im.tip, 0};
-  auto parent = im.header(block.header.parent);
+  BatchResult out;
+  out.results.reserve(blocks.size());
+  const chain::ValidationContext ctx{*im.schedule, options.now_ms ? options.now_ms : util::now_ms(),
+                                     options.max_clock_drift_ms};
+
+  // Blocks that extend the tip are staged here and written together; the
+  // in-memory tip runs ahead of the store only inside this function.
+  rocksdb::WriteBatch staged;
+  std::size_t staged_blocks = 0;
+  auto flush = [&] {
+    if (staged_blocks == 0) return;
+    staged.Put(im.cf(Column::Meta), slice(kMetaTip), slice(view(im.tip.hash)));
+    im.write(staged);
+    staged.Clear();
+    staged_blocks = 0;
+  };
+  auto fail = [&](chain::BlockError e) {
+    flush();
+    out.error = std::move(e);
+    return std::move(out);
+  };
+
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    const auto& block = blocks[i];
+    const bool checked = i < prechecked.size() && prechecked[i];
+    const auto hash = block.hash();
+    // The fast path: the block extends the tip (whose header is at hand).
+    if (im.tip_header && block.header.parent == im.tip.hash) {
+      if (has_block(hash)) {  // a side-branch block from before: stored, not re-applied
+        out.results.push_back(AcceptResult{AcceptStatus::AlreadyKnown, im.tip, 0});
+        continue;
+      }
+      if (auto r = chain::check_header_rules(block.header, *im.tip_header, im.tip.hash, ctx); !r)
+        return fail(r.error());
+      if (!checked) {
+        if (auto r = chain::check_signature(block.header); !r) return fail(r.error());
+        if (auto r = chain::check_body(block); !r) return fail(r.error());
+      }
+      const auto encoded = chain::encode(block);
+      staged.Put(im.cf(Column::Blocks), slice(view(hash)), slice(encoded));
+      staged.Put(im.cf(Column::Headers), slice(view(hash)), slice(chain::encode(block.header)));
+      staged.Put(im.cf(Column::Main), slice(height_key(block.header.height)), slice(view(hash)));
+      im.tip = {block.header.height, hash};
+      im.tip_header = block.header;
+      out.results.push_back(AcceptResult{AcceptStatus::Extended, im.tip, 0});
+      if (++staged_blocks >= kMaxBlocksPerBatch || staged.GetDataSize() >= kMaxBatchBytes) flush();
+      continue;
+    }
+    // Anything else (a side branch, a reorganisation, an unknown parent)
+    // reads the store: write what is staged first.
+    flush();
+    auto r = im.accept_one(block, hash, checked, ctx, options);
+    if (!r) return fail(r.error());
+    out.results.push_back(*r);
+  }
+  flush();
+  return out;
+}
+
+tl::expected<AcceptResult, chain::BlockError> ChainStore::Impl::accept_one(const chain::Block& block,
+                                                                           const crypto::Hash32& hash, bool checked,
+                                                                           const chain::ValidationContext& ctx,
+                                                                           const AcceptOptions& options) {
+  if (get(Column::Blocks, view(hash))) return AcceptResult{AcceptStatus::AlreadyKnown, tip, 0};
+  auto parent = header(block.header.parent);
   if (!parent)
     return tl::unexpected(chain::BlockError{chain::BlockFault::UnknownParent,
                                             "parent " + block.header.parent.short_hex() + " is not known"});
-  chain::ValidationContext ctx{*im.schedule, options.now_ms ? options.now_ms : util::now_ms(),
-                               options.max_clock_drift_ms};
-  if (auto r = chain::check_block(block, *parent, ctx); !r) return tl::unexpected(r.error());
+  if (auto r = chain::check_header_rules(block.header, *parent, block.header.parent, ctx); !r)
+    return tl::unexpected(r.error());
+  if (!checked) {
+    if (auto r = chain::check_signature(block.header); !r) return tl::unexpected(r.error());
+    if (auto r = chain::check_body(block); !r) return tl::unexpected(r.error());
+  }
 
   rocksdb::WriteBatch batch;
-  batch.Put(im.cf(Column::Blocks), slice(view(hash)), slice(chain::encode(block)));
-  batch.Put(im.cf(Column::Headers), slice(view(hash)), slice(chain::encode(block.header)));
+  batch.Put(cf(Column::Blocks), slice(view(hash)), slice(chain::encode(block)));
+  batch.Put(cf(Column::Headers), slice(view(hash)), slice(chain::encode(block.header)));
 
   chain::TipRef candidate{block.header.height, hash};
-  AcceptResult result{AcceptStatus::SideBranch, im.tip, 0};
-  if (chain::is_better_tip(candidate, im.tip)) {
+  AcceptResult result{AcceptStatus::SideBranch, tip, 0};
+  if (chain::is_better_tip(candidate, tip)) {
     // Walk back from the new block to the first ancestor on the main chain.
     std::vector<std::pair<std::uint64_t, crypto::Hash32>> branch{{block.header.height, hash}};
     crypto::Hash32 cursor = block.header.parent;
@@ -339,29 +422,30 @@ tl::expected<AcceptResult, chain::BlockError> ChainStore::accept_block(const cha
     for (;;) {
       auto on_main = hash_at(height);
       if (on_main && *on_main == cursor) break;
-      auto h = im.header(cursor);
+      auto h = header(cursor);
       if (!h) throw StoreFailure("chain store: ancestor " + cursor.hex() + " missing");
       branch.emplace_back(height, cursor);
       cursor = h->parent;
       --height;  // genesis is on every branch, so this stops at 0 at the latest
     }
     const std::uint64_t fork_height = height;
-    const std::uint64_t depth = im.tip.height - fork_height;
+    const std::uint64_t depth = tip.height - fork_height;
     if (depth > options.max_reorg_depth) {
       result.status = AcceptStatus::ReorgTooDeep;
       result.reorg_depth = depth;
     } else {
-      for (const auto& [h, bh] : branch) batch.Put(im.cf(Column::Main), slice(height_key(h)), slice(view(bh)));
-      for (std::uint64_t h = candidate.height + 1; h <= im.tip.height; ++h)
-        batch.Delete(im.cf(Column::Main), slice(height_key(h)));
-      batch.Put(im.cf(Column::Meta), slice(kMetaTip), slice(view(hash)));
+      for (const auto& [h, bh] : branch) batch.Put(cf(Column::Main), slice(height_key(h)), slice(view(bh)));
+      for (std::uint64_t h = candidate.height + 1; h <= tip.height; ++h)
+        batch.Delete(cf(Column::Main), slice(height_key(h)));
+      batch.Put(cf(Column::Meta), slice(kMetaTip), slice(view(hash)));
       result.status = depth == 0 ? AcceptStatus::Extended : AcceptStatus::Reorganized;
       result.reorg_depth = depth;
       result.tip = candidate;
     }
   }
-  im.write(batch);
-  im.tip = result.tip;
+  write(batch);
+  if (result.tip != tip) tip_header = block.header;
+  tip = result.tip;
   return result;
 }
 

@@ -3,9 +3,10 @@
 // (hash -> header; the height is in the header), main (big-endian height ->
 // hash on the best chain), meta (schema, genesis, tip), peers, bans.
 //
-// Accepting a block, including a whole reorganisation, is one WriteBatch:
-// after kill -9 at any moment the store reopens with tip == the last block
-// fully applied. Not thread-safe: one owner calls it (the node's strand or a
+// Accepting a block, including a whole reorganisation, is one WriteBatch
+// (accept_blocks: a run of blocks extending the tip, up to
+// kMaxBlocksPerBatch, is one): after kill -9 at any moment the store
+// reopens with tip == the last block fully applied. Not thread-safe: one owner calls it (the node's strand or a
 // tool's main thread). This header includes no RocksDB headers.
 
 #include <cstdint>
@@ -67,6 +68,17 @@ struct AcceptOptions {
   std::uint64_t max_reorg_depth = 1000;
 };
 
+// accept_blocks: what happened to each block, in order, up to the first
+// invalid one.
+struct BatchResult {
+  std::vector<AcceptResult> results;       // one per block accepted (any status)
+  std::optional<chain::BlockError> error;  // blocks[results.size()] is invalid; the rest was not looked at
+};
+
+// Blocks per store batch in accept_blocks (and a byte bound with it).
+inline constexpr std::size_t kMaxBlocksPerBatch = 256;
+inline constexpr std::size_t kMaxBatchBytes = std::size_t{8} << 20;
+
 // Raw access to the column families, for inspection tools and tests.
 enum class Column { Blocks, Headers, Main, Meta, Peers, Bans };
 const char* to_string(Column c);
@@ -99,6 +111,17 @@ class ChainStore {
   // batch. Invalid blocks are returned as BlockError and never stored.
   tl::expected<AcceptResult, chain::BlockError> accept_block(const chain::Block& block,
                                                              const AcceptOptions& options = {});
+
+  // The same for many blocks in order, as if accept_block were called on
+  // each, but a run of blocks that each extend the tip is written in one
+  // batch (up to kMaxBlocksPerBatch), with the tip record naming its last
+  // block: after kill -9 the store still reopens on a whole block.
+  // `prechecked[i]` (when given) says chain::Precheck of blocks[i] passed:
+  // its signature and body are not checked again, only the rules against
+  // its parent (each signature is verified once). Stops at the first
+  // invalid block; those before it are stored.
+  BatchResult accept_blocks(std::span<const chain::Block> blocks, const AcceptOptions& options = {},
+                            std::span<const char> prechecked = {});
 
   // The node's records outside the chain (Column::Peers, Column::Bans):
   // puts and erases in one batch. Other columns are refused (StoreFailure).

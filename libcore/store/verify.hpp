@@ -25,9 +25,11 @@ struct VerifyReport {
   bool ok() const { return !fault; }
 };
 
-// `progress(done, total)` is called now and then (every 1024 blocks and at the end).
+// `progress(done, total)` is called now and then (every 1024 blocks and at
+// the end). Signatures and bodies are checked on `pool` (and this thread)
+// in batches; without a pool, on this thread alone.
 VerifyReport verify_store(const ChainStore& store,
                           const std::function<void(std::uint64_t, std::uint64_t)>& progress = {},
-                          std::int64_t max_clock_drift_ms = 2000);
+                          std::int64_t max_clock_drift_ms = 2000, util::WorkerPool* pool = nullptr);
 
 }  // namespace core::store

@@ -681,3 +681,40 @@ TEST_CASE("fork choice is irreflexive and a strict total order", "[unit][chain][
   CHECK(best(reversed) == tip(2, 0x00, 0x00));
   static_assert(core::chain::is_better_tip({2, {}}, {1, {}}));
 }
+
+TEST_CASE("signatures and bodies are checked in bulk, on a pool or not, with the same verdicts", "[unit][chain]") {
+  Net net;
+  std::vector<Block> blocks;
+  BlockHeader parent = net.genesis;
+  for (std::uint64_t slot = 1; slot <= 40; ++slot) {
+    blocks.push_back(net.block(parent, slot));
+    parent = blocks.back().header;
+  }
+  blocks[3].header.signature.bytes[7] ^= 0x10;  // bad signature
+  blocks[17].transactions[0].amount += 1;       // bad body (root no longer matches)
+  reseal(blocks[17], net.producer_of(blocks[17].header.slot));
+  std::vector<BlockHeader> headers;
+  for (const auto& b : blocks) headers.push_back(b.header);
+
+  core::util::WorkerPool pool(2);
+  for (auto* p : {static_cast<core::util::WorkerPool*>(nullptr), &pool}) {
+    const auto signatures = core::chain::verify_signatures(headers, p);
+    const auto checks = core::chain::precheck_blocks(blocks, p);
+    REQUIRE(signatures.size() == blocks.size());
+    REQUIRE(checks.size() == blocks.size());
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+      INFO("block " << i);
+      CHECK(bool(signatures[i]) == (i != 3));
+      CHECK(checks[i].signature_ok == (i != 3));
+      CHECK(checks[i].body.has_value() == (i != 17));
+      CHECK(checks[i].ok() == (i != 3 && i != 17));
+    }
+    CHECK(fault_of(checks[17].body) == BlockFault::BadCoinbase);
+  }
+  // check_header is its rules, then its signature.
+  CHECK(core::chain::check_header_rules(blocks[3].header, blocks[2].header, blocks[2].hash(),
+                                        net.at(blocks[3].header.timestamp_ms))
+            .has_value());
+  CHECK(fault_of(core::chain::check_header(blocks[3].header, blocks[2].header,
+                                           net.at(blocks[3].header.timestamp_ms))) == BlockFault::BadSignature);
+}

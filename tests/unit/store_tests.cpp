@@ -14,6 +14,7 @@
 #include "libcore/store/chain_file.hpp"
 #include "libcore/store/chain_store.hpp"
 #include "libcore/store/verify.hpp"
+#include "libcore/util/worker_pool.hpp"
 #include "test_support.hpp"
 
 using Catch::Matchers::Contains;
@@ -585,6 +586,120 @@ TEST_CASE("verify_store reports a hole in the main index", "[unit][store]") {
   REQUIRE_FALSE(report.ok());
   CHECK(report.fault->height == 2);
   CHECK(report.fault->hash == blocks[0].hash().hex());
+}
+
+TEST_CASE("verify_store with a pool finds the lowest fault across batches", "[unit][store]") {
+  Fixture f;
+  auto store = f.open();
+  auto blocks = f.chain(f.genesis, 1100);  // more than one verify batch (1024)
+  REQUIRE(store->accept_blocks(blocks).results.size() == blocks.size());
+  core::util::WorkerPool pool(2);
+  auto good = core::store::verify_store(*store, {}, 2000, &pool);
+  CHECK(good.ok());
+  CHECK(good.blocks_checked == 1101);
+
+  // A block re-signed badly and indexed at its height: its signature is the
+  // first fault (its child no longer links, one height later).
+  const std::size_t at = GENERATE(std::size_t{2}, std::size_t{1050});
+  INFO("height " << at + 1);
+  Block bad = blocks[at];
+  bad.header.signature.bytes[5] ^= 0x40;
+  const auto bad_key = key_of(bad.hash());
+  const auto encoded = core::chain::encode(bad);
+  const auto header = core::chain::encode(bad.header);
+  store->put_raw(Column::Blocks, bad_key, std::string(encoded.begin(), encoded.end()));
+  store->put_raw(Column::Headers, bad_key, std::string(header.begin(), header.end()));
+  store->put_raw(Column::Main, core::store::height_key(at + 1), bad_key);
+  for (auto* p : {static_cast<core::util::WorkerPool*>(nullptr), &pool}) {
+    auto report = core::store::verify_store(*store, {}, 2000, p);
+    REQUIRE_FALSE(report.ok());
+    CHECK(report.fault->height == at + 1);
+    CHECK_THAT(report.fault->reason, Contains("bad_signature"));
+    CHECK(report.blocks_checked == at + 1);
+  }
+}
+
+// ============================================================ batch accept
+
+TEST_CASE("accept_blocks stores a long run in batches, the tip always a whole block", "[unit][store]") {
+  Fixture f;
+  auto blocks = f.chain(f.genesis, core::store::kMaxBlocksPerBatch + 44);
+  {
+    auto store = f.open();
+    const std::vector<char> checked(blocks.size(), 1);
+    auto r = store->accept_blocks(blocks, {}, checked);
+    CHECK_FALSE(r.error.has_value());
+    REQUIRE(r.results.size() == blocks.size());
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+      CHECK(r.results[i].status == AcceptStatus::Extended);
+      CHECK(r.results[i].tip == core::chain::TipRef{blocks[i].header.height, blocks[i].hash()});
+    }
+    expect_main_chain(*store, blocks);
+    // Again: every block is known, nothing changes.
+    auto again = store->accept_blocks(blocks);
+    REQUIRE(again.results.size() == blocks.size());
+    for (const auto& a : again.results) CHECK(a.status == AcceptStatus::AlreadyKnown);
+  }
+  auto reopened = f.open();
+  expect_main_chain(*reopened, blocks);
+  CHECK(core::store::verify_store(*reopened).ok());
+}
+
+TEST_CASE("accept_blocks stops at the first invalid block and keeps those before it", "[unit][store]") {
+  Fixture f;
+  auto store = f.open();
+  auto blocks = f.chain(f.genesis, 10);
+  std::vector<char> checked(blocks.size(), 0);
+  BlockFault expect{};
+  SECTION("a bad signature, not prechecked") {
+    blocks[6].header.signature.bytes[0] ^= 1;
+    expect = BlockFault::BadSignature;
+  }
+  SECTION("a bad body, not prechecked") {
+    blocks[6].transactions[0].amount += 1;
+    expect = BlockFault::BadCoinbase;
+  }
+  SECTION("prechecked blocks still meet the rules against their parent") {
+    std::fill(checked.begin(), checked.end(), 1);
+    blocks[6].header.height += 1;
+    expect = BlockFault::BadHeight;
+  }
+  auto r = store->accept_blocks(blocks, {}, checked);
+  REQUIRE(r.error.has_value());
+  CHECK(r.error->fault == expect);
+  REQUIRE(r.results.size() == 6);
+  expect_main_chain(*store, std::vector<Block>(blocks.begin(), blocks.begin() + 6));
+  CHECK_FALSE(store->has_block(blocks[6].hash()));
+  CHECK_FALSE(store->has_block(blocks[7].hash()));
+}
+
+TEST_CASE("accept_blocks gives the same results as accept_block one by one, across a reorganisation", "[unit][store]") {
+  Fixture f;
+  auto [main, branch] = main_and_branch(f, 6);
+  std::vector<Block> all = main;
+  all.insert(all.end(), branch.begin(), branch.end());
+
+  Fixture g;  // the same keys and genesis, another directory
+  g.keys = f.keys;
+  g.spec = f.spec;
+  g.ring = f.ring;
+  g.genesis = f.genesis;
+  auto one_by_one = g.open();
+  std::vector<core::store::AcceptResult> expected;
+  for (const auto& b : all) expected.push_back(accept(*one_by_one, b));
+
+  auto store = f.open();
+  auto r = store->accept_blocks(all);
+  CHECK_FALSE(r.error.has_value());
+  REQUIRE(r.results.size() == expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    INFO("block " << i);
+    CHECK(r.results[i].status == expected[i].status);
+    CHECK(r.results[i].tip == expected[i].tip);
+    CHECK(r.results[i].reorg_depth == expected[i].reorg_depth);
+  }
+  CHECK(store->tip() == one_by_one->tip());
+  CHECK(main_index(*store) == main_index(*one_by_one));
 }
 
 // =============================================================== chain files

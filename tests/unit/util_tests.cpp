@@ -5,8 +5,14 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "libcore/util/address.hpp"
 #include "libcore/util/files.hpp"
@@ -14,6 +20,7 @@
 #include "libcore/util/printable.hpp"
 #include "libcore/util/time.hpp"
 #include "libcore/util/units.hpp"
+#include "libcore/util/worker_pool.hpp"
 #include "test_support.hpp"
 
 using Catch::Matchers::Contains;
@@ -673,4 +680,42 @@ TEST_CASE("one_line is idempotent and leaves printable text unchanged", "[unit][
     const auto p = printable(s, 4096);
     CHECK(one_line(p) == p);
   }
+}
+
+// ---------------------------------------------------------------- worker pool
+
+TEST_CASE("WorkerPool runs every item exactly once, with or without workers", "[unit][util]") {
+  for (unsigned workers : {0u, 1u, 3u}) {
+    INFO("workers " << workers);
+    core::util::WorkerPool pool(workers);
+    CHECK(pool.workers() == workers);
+    for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{1000}}) {
+      std::vector<std::atomic<int>> hits(n);
+      pool.run(n, [&](std::size_t i) { hits[i].fetch_add(1); });
+      for (std::size_t i = 0; i < n; ++i) REQUIRE(hits[i].load() == 1);
+    }
+  }
+}
+
+TEST_CASE("WorkerPool: a submitted job runs while the caller works, and wait joins it", "[unit][util]") {
+  core::util::WorkerPool pool(2);
+  std::vector<int> a(500, 0), b(500, 0);
+  auto first = pool.submit(a.size(), [&](std::size_t i) { a[i] = static_cast<int>(i) * 2; });
+  auto second = pool.submit(b.size(), [&](std::size_t i) { b[i] = static_cast<int>(i) + 1; });
+  pool.wait(*second);
+  pool.wait(*first);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    REQUIRE(a[i] == static_cast<int>(i) * 2);
+    REQUIRE(b[i] == static_cast<int>(i) + 1);
+  }
+  // Items really run on more than one thread when workers exist.
+  std::mutex m;
+  std::set<std::thread::id> threads;
+  pool.run(2000, [&](std::size_t) {
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+    std::lock_guard lock(m);
+    threads.insert(std::this_thread::get_id());
+  });
+  CHECK(threads.size() >= 2);
+  CHECK(core::util::WorkerPool::default_workers() <= core::util::WorkerPool::kMaxWorkers);
 }
