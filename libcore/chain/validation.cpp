@@ -151,6 +151,14 @@ std::vector<Precheck> precheck_blocks(std::span<const Block> blocks, util::Worke
   return out;
 }
 
+void start_verify_signatures(std::span<const BlockHeader> headers, std::span<char> ok, util::WorkerPool& pool,
+                             std::function<void()> done) {
+  pool.submit(
+      chunks_of(headers.size()),
+      chunked(headers.size(), [headers, ok](std::size_t i) { ok[i] = check_signature(headers[i]).has_value(); }),
+      std::move(done));
+}
+
 std::shared_ptr<util::WorkerPool::Job> start_precheck(std::span<const Block> blocks, std::span<Precheck> out,
                                                       util::WorkerPool& pool) {
   return pool.submit(chunks_of(blocks.size()),

@@ -94,6 +94,10 @@ struct Precheck {
 // inputs are read, nothing else is touched.
 std::vector<char> verify_signatures(std::span<const BlockHeader> headers, util::WorkerPool* pool);
 std::vector<Precheck> precheck_blocks(std::span<const Block> blocks, util::WorkerPool* pool);
+// verify_signatures without waiting: `ok` (as long as `headers`) is
+// complete when `done` runs (see WorkerPool::submit); both must live until then.
+void start_verify_signatures(std::span<const BlockHeader> headers, std::span<char> ok, util::WorkerPool& pool,
+                             std::function<void()> done);
 // Starts the prechecks and returns at once, so the caller can store the
 // previous batch meanwhile; `out` (as long as `blocks`) is complete, and
 // both may be touched again, after pool.wait(job).

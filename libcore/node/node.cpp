@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -244,7 +245,11 @@ util::Result<void> serve(const NodeOptions& options, const Identity& id, store::
                   id.key, id.genesis, store, metrics);
   // Header signatures are verified on every core; the rest stays on io's thread.
   util::WorkerPool verifiers(util::WorkerPool::default_workers());
-  ChainSync sync(store, metrics, sync_settings_from(c), make_sync_hooks(network.peer_actions(), metrics), &verifiers);
+  auto sync_hooks = make_sync_hooks(network.peer_actions(), metrics);
+  sync_hooks.post = [&io](std::function<void(SyncClock::time_point)> fn) {
+    asio::post(io, [fn = std::move(fn)] { fn(SyncClock::now()); });
+  };
+  ChainSync sync(store, metrics, sync_settings_from(c), std::move(sync_hooks), &verifiers);
   std::set<crypto::PublicKey> masternodes;
   for (const auto& mn : id.genesis.masternodes) masternodes.insert(mn.pubkey);
   MessageRouter router(network.peer_actions(), sync, network.address_book(), id.genesis);

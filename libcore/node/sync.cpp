@@ -164,8 +164,11 @@ void ChainSync::Impl::on_headers(const PublicKey& from, const p2p::Headers& msg,
     pump(now);
     return;
   }
-  const auto first_parent = header_of(msg.headers.front().parent);
-  if (!first_parent) {
+  // It connects to what we know, or follows the answer being verified.
+  const bool follows = !header_batches.empty() && !header_batches.back()->hashes.empty() &&
+                       header_batches.back()->from == from &&
+                       msg.headers.front().parent == header_batches.back()->hashes.back();
+  if (!follows && !header_of(msg.headers.front().parent)) {
     // Our locator may have named a header we have dropped since we asked
     // (our chain moved on): ask again with a fresh one. Only a peer that
     // keeps answering with headers that connect to nothing misbehaves.
@@ -179,38 +182,83 @@ void ChainSync::Impl::on_headers(const PublicKey& from, const p2p::Headers& msg,
     return;
   }
   p->unconnected = 0;
-  const auto ctx = context();
   // Hashes, and the signatures of the headers we do not know yet, verified
-  // together on the pool; the rules below run in order.
-  std::vector<Hash32> hashes;
-  hashes.reserve(msg.headers.size());
-  std::vector<chain::BlockHeader> unknown;
-  std::vector<std::size_t> unknown_at(msg.headers.size(), SIZE_MAX);
-  // Only as many as pending has room for: the rest would be dropped.
-  const std::size_t room = s.max_pending_headers - std::min(s.max_pending_headers, pending.size());
+  // together on the pool; the rules run in order in take_headers. Only as
+  // many as pending has room for: the rest would be dropped.
+  auto batch = std::make_shared<HeaderBatch>();
+  batch->from = from;
+  batch->headers = msg.headers;
+  batch->hashes.reserve(msg.headers.size());
+  batch->unknown_at.assign(msg.headers.size(), SIZE_MAX);
+  const std::size_t taken = pending.size() + headers_verifying();
+  const std::size_t room = s.max_pending_headers - std::min(s.max_pending_headers, taken);
   for (std::size_t i = 0; i < msg.headers.size(); ++i) {
-    hashes.push_back(msg.headers[i].hash());
-    if (unknown.size() >= room || known_block(hashes.back())) continue;
-    unknown_at[i] = unknown.size();
-    unknown.push_back(msg.headers[i]);
+    batch->hashes.push_back(msg.headers[i].hash());
+    if (batch->unknown.size() >= room || known_block(batch->hashes.back())) continue;
+    batch->unknown_at[i] = batch->unknown.size();
+    batch->unknown.push_back(msg.headers[i]);
   }
-  const auto signature_ok = chain::verify_signatures(unknown, pool);
+  if (!pool || !hooks.post) {
+    batch->signature_ok = chain::verify_signatures(batch->unknown, pool);
+    take_headers(*batch, now);
+    return;
+  }
+  batch->signature_ok.assign(batch->unknown.size(), 0);
+  header_batches.push_back(batch);
+  std::weak_ptr<int> token = alive;
+  chain::start_verify_signatures(batch->unknown, batch->signature_ok, *pool, [this, token, batch, post = hooks.post] {
+    post([this, token, batch](Clock::time_point later) {
+      if (token.expired()) return;
+      batch->verified = true;
+      take_verified_headers(later);
+    });
+  });
+  pump(now);  // the next GetHeaders can go out meanwhile
+}
+
+void ChainSync::Impl::take_verified_headers(Clock::time_point now) {
+  while (!header_batches.empty() && header_batches.front()->verified) {
+    const auto batch = header_batches.front();
+    header_batches.pop_front();
+    take_headers(*batch, now);
+  }
+}
+
+// A Headers answer whose signatures are verified: the rules, in order.
+void ChainSync::Impl::take_headers(const HeaderBatch& batch, Clock::time_point now) {
+  const auto& from = batch.from;
+  auto* p = peer(from);
+  const auto first_parent = header_of(batch.headers.front().parent);
+  if (!p || !first_parent) {
+    // It left, or our chain moved on while they were checked, or the batch
+    // before it was invalid: what it holds is asked for again.
+    if (p && !first_parent && ++p->unconnected >= kMaxUnconnectedHeaders) {
+      if (hooks.penalise)
+        hooks.penalise(from, p2p::ScoreEvent::ProtocolViolation, "headers that do not connect to our locator");
+      p->claim_trusted = false;
+      p->unconnected = 0;
+    }
+    pump(now);
+    return;
+  }
+  const auto ctx = context();
   chain::BlockHeader parent = *first_parent;
-  Hash32 parent_hash = msg.headers.front().parent;
+  Hash32 parent_hash = batch.headers.front().parent;
   bool full = false;
-  for (std::size_t i = 0; i < msg.headers.size(); ++i) {
-    const auto& h = msg.headers[i];
+  for (std::size_t i = 0; i < batch.headers.size(); ++i) {
+    const auto& h = batch.headers[i];
     if (h.parent != parent_hash) {
       if (hooks.penalise) hooks.penalise(from, p2p::ScoreEvent::ProtocolViolation, "headers are not a chain");
       p->claim_trusted = false;
       break;
     }
-    const auto& hash = hashes[i];
+    const auto& hash = batch.hashes[i];
     if (refused.count(h.parent)) {
       refuse(hash);
     } else if (!known_block(hash)) {
       auto ok = chain::check_header_rules(h, parent, parent_hash, ctx);
-      if (ok && (unknown_at[i] == SIZE_MAX || !signature_ok[unknown_at[i]])) ok = chain::check_signature(h);
+      const auto at = batch.unknown_at[i];
+      if (ok && (at == SIZE_MAX || !batch.signature_ok[at])) ok = chain::check_signature(h);
       if (!ok) {
         p->claim_trusted = false;
         if (hooks.invalid_block) hooks.invalid_block(from, ok.error());
@@ -221,10 +269,11 @@ void ChainSync::Impl::on_headers(const PublicKey& from, const p2p::Headers& msg,
         break;
       }
     }
-    prove(from, *p, TipRef{h.height, hash});
     parent = h;
     parent_hash = hash;
   }
+  // The last header that was a valid chain (or the known one it connects to): it has it.
+  prove(from, *p, TipRef{parent.height, parent_hash});
   if (full) spdlog::debug("sync: {} headers wait for their blocks; asking for more later", pending.size());
   pump(now);
 }
@@ -250,6 +299,7 @@ void ChainSync::Impl::on_blocks(const PublicKey& from, const p2p::Blocks& msg, C
   p->requests.erase(match);
   if (!request.stalled) answered(from, *p, now);
   std::set<Hash32> asked(request.hashes.begin(), request.hashes.end());
+  TipRef best_served;
   for (const auto& b : msg.blocks) {
     const auto hash = b.hash();
     if (!asked.erase(hash)) {
@@ -257,7 +307,8 @@ void ChainSync::Impl::on_blocks(const PublicKey& from, const p2p::Blocks& msg, C
       continue;
     }
     if (auto it = in_flight.find(hash); it != in_flight.end() && it->second == from) in_flight.erase(it);
-    prove(from, *p, TipRef{b.header.height, hash});  // we asked for it by a validated header: it has it
+    // We asked for it by a validated header: it has it.
+    if (chain::is_better_tip(TipRef{b.header.height, hash}, best_served)) best_served = TipRef{b.header.height, hash};
     if (!pending.count(hash) || received.count(hash) || store.has_block(hash)) continue;
     if (auto ok = chain::check_body(b); !ok) {
       if (hooks.invalid_block) hooks.invalid_block(from, ok.error());
@@ -268,6 +319,7 @@ void ChainSync::Impl::on_blocks(const PublicKey& from, const p2p::Blocks& msg, C
     received.emplace(hash, Received{b, from, bytes});
     ++p->blocks_served;
   }
+  if (best_served.height > 0) prove(from, *p, best_served);
   // What it did not send, it does not have (or not on its best chain).
   for (const auto& hash : asked) {
     p->note_lacks(hash);

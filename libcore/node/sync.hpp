@@ -14,7 +14,9 @@
 //      timestamp window, clock drift, signature) before it is kept; an
 //      invalid one costs the sender (SyncHooks::invalid_block). The
 //      signatures of a Headers message are verified together on the
-//      worker pool (every core); the rules run in order on the owner.
+//      worker pool (every core) while the owner goes on applying blocks
+//      (SyncHooks::post brings the result back); the rules then run in
+//      order on the owner. No other GetHeaders is sent meanwhile.
 //   3. Bodies of the best header chain are fetched in a sliding window
 //      (`window` blocks ahead of the tip), split into GetBlocks requests
 //      spread over every peer that has shown a tip high enough (claims are
@@ -97,6 +99,11 @@ struct SyncHooks {
   std::function<void(const crypto::PublicKey& peer, p2p::ScoreEvent event, const std::string& detail)> penalise;
   // The peer sent an invalid header or block (never stored).
   std::function<void(const crypto::PublicKey& peer, const chain::BlockError& error)> invalid_block;
+  // Runs `fn` later on the owner's thread with the time then. With it (and
+  // a pool), a Headers answer's signatures are verified on the pool while
+  // the owner goes on applying blocks; the answer is taken when they are
+  // done. Without it, the owner waits for them.
+  std::function<void(std::function<void(SyncClock::time_point)> fn)> post;
 };
 
 // How often the node calls ChainSync::tick.

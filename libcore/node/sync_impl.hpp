@@ -38,6 +38,9 @@ inline constexpr std::size_t kMaxRefused = 16384;
 inline constexpr std::size_t kBufferedBytesPerTx = 128;
 // A chain whose bodies no peer serves for this many max_stall_timeouts is dropped.
 inline constexpr int kUnservedChainStalls = 2;
+// Headers answers verified at once on the pool: the next GetHeaders goes
+// out (after the last header of the newest one) while one is verified.
+inline constexpr std::size_t kMaxHeaderBatches = 2;
 // The locator lists this many most recent heights one by one before its
 // steps start doubling.
 inline constexpr std::size_t kLocatorDense = 8;
@@ -90,6 +93,29 @@ struct ChainSync::Impl {
   // that sees something awaited.
   std::optional<SyncClock::time_point> last_progress;
 
+  // Headers answers whose signatures are being verified on the pool, in
+  // the order they came (at most kMaxHeaderBatches); each is taken, in
+  // that order, once it and those before it are verified. A token the
+  // posted results check: they are dropped if this ChainSync is gone.
+  struct HeaderBatch {
+    crypto::PublicKey from;
+    std::vector<chain::BlockHeader> headers;
+    std::vector<crypto::Hash32> hashes;
+    std::vector<chain::BlockHeader> unknown;  // the ones to verify
+    std::vector<std::size_t> unknown_at;      // headers[i] is unknown[unknown_at[i]], or SIZE_MAX
+    std::vector<char> signature_ok;           // per unknown
+    bool verified = false;
+  };
+  std::deque<std::shared_ptr<HeaderBatch>> header_batches;
+  std::shared_ptr<int> alive = std::make_shared<int>(0);
+  // Headers not yet taken but being verified (they count against max_pending_headers).
+  std::size_t headers_verifying() const {
+    std::size_t n = 0;
+    for (const auto& b : header_batches) n += b->unknown.size();
+    return n;
+  }
+  void take_verified_headers(SyncClock::time_point now);
+
   SyncProgress progress;
   chain::TipRef tip() const { return store.tip(); }
 
@@ -120,6 +146,7 @@ struct ChainSync::Impl {
   void check_best();
   void refuse(const crypto::Hash32& h);
   void on_headers(const crypto::PublicKey& from, const p2p::Headers& msg, SyncClock::time_point now);
+  void take_headers(const HeaderBatch& batch, SyncClock::time_point now);
 
   // ------------------------------------------------------------ blocks
 

@@ -51,14 +51,36 @@ void ChainSync::Impl::pump(Clock::time_point now) {
 }
 
 void ChainSync::Impl::request_headers(Clock::time_point now) {
+  if (header_batches.size() >= kMaxHeaderBatches) return;
   for (const auto& [id, p] : peers)
     if (p.headers_sent) return;  // one at a time
   // Ask when a whole answer fits (or pending is empty): asking whenever one
   // header fits would fetch and check a full answer per applied block.
-  const std::size_t room = s.max_pending_headers - std::min(s.max_pending_headers, pending.size());
-  if (room == 0 || (room < p2p::kMaxHeadersPerMessage && !pending.empty())) return;
+  const std::size_t taken = pending.size() + headers_verifying();
+  const std::size_t room = s.max_pending_headers - std::min(s.max_pending_headers, taken);
+  if (room == 0 || (room < p2p::kMaxHeadersPerMessage && taken > 0)) return;
   TipRef have = tip();
   if (best_header && chain::is_better_tip(*best_header, have)) have = *best_header;
+  // While an answer is verified, the next one is asked of the same peer,
+  // after that answer's last header (a hint until verified: if it fails,
+  // the next answer does not connect and is dropped).
+  const HeaderBatch* verifying = header_batches.empty() ? nullptr : header_batches.back().get();
+  if (verifying) {
+    const auto it = peers.find(verifying->from);
+    if (it == peers.end() || verifying->headers.empty()) return;
+    const auto& last = verifying->headers.back();
+    if (!chain::is_better_tip(it->second.tip, TipRef{last.height, verifying->hashes.back()})) return;
+    auto& p = it->second;
+    p2p::GetHeaders request;
+    request.locator = locator();
+    request.locator.insert(request.locator.begin(), verifying->hashes.back());
+    if (request.locator.size() > p2p::kMaxLocator) request.locator.pop_back();
+    request.limit = static_cast<std::uint32_t>(std::min<std::size_t>(p2p::kMaxHeadersPerMessage, room));
+    p.headers_sent = now;
+    p.headers_deadline = now + p.timeout;
+    if (hooks.send) hooks.send(it->first, request);
+    return;
+  }
   // The best trusted claim; failing that, the best claim of a peer that
   // stalled before and has rested: it is asked again (its timeout has
   // grown), but its claim counts for syncing() only once it answers.
@@ -89,9 +111,16 @@ void ChainSync::Impl::request_headers(Clock::time_point now) {
 
 void ChainSync::Impl::request_blocks(Clock::time_point now) {
   if (download.empty() || buffered_bytes >= s.max_buffered_bytes) return;
+  // What the peers with room can take now: the window is scanned only that
+  // far (twice, for peers that lack some), not all of it on every answer.
+  std::size_t room = 0;
+  for (const auto& [id, p] : peers)
+    if (now >= p.resting_until && p.active_requests() < s.requests_per_peer)
+      room += (s.requests_per_peer - p.active_requests()) * s.max_blocks_per_request;
+  if (room == 0) return;
   std::vector<std::pair<Hash32, std::uint64_t>> wanted;  // hash, height
   const std::size_t span = std::min(s.window, download.size());
-  for (std::size_t i = 0; i < span; ++i) {
+  for (std::size_t i = 0; i < span && wanted.size() < 2 * room; ++i) {
     const auto& h = download[i];
     if (in_flight.count(h) || received.count(h)) continue;
     auto it = pending.find(h);

@@ -1,7 +1,9 @@
 #include "libcore/store/chain_store.hpp"
 
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <unistd.h>
@@ -171,6 +173,17 @@ util::Result<std::unique_ptr<ChainStore::Impl>> open_db(const fs::path& path, bo
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
   for (const char* name : kColumnNames) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  // Blocks and headers are looked up by hash, mostly for hashes we do not
+  // have yet (has_block for every header and block a peer sends): bloom
+  // filters answer those misses without searching the memtable or the files.
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  for (auto c : {Column::Blocks, Column::Headers}) {
+    auto& o = descriptors[1 + static_cast<std::size_t>(c)].options;
+    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    o.memtable_prefix_bloom_size_ratio = 0.05;
+    o.memtable_whole_key_filtering = true;
+  }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw_db = nullptr;

@@ -11,16 +11,23 @@ struct WorkerPool::Job {
   std::atomic<std::size_t> next{0};  // the next item to take
   std::mutex mutex;
   std::condition_variable finished;
-  std::size_t done = 0;  // items run (under mutex)
+  std::size_t done = 0;           // items run (under mutex)
+  std::function<void()> on_done;  // called once, by whoever ran the last item
 
-  // Takes and runs items until none are left; true if it ran the last one.
+  // Takes and runs items until none are left.
   void drain() {
     std::size_t ran = 0;
     for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n; ++ran) fn(i);
     if (ran == 0) return;
-    std::lock_guard lock(mutex);
-    done += ran;
-    if (done == n) finished.notify_all();
+    std::function<void()> callback;
+    {
+      std::lock_guard lock(mutex);
+      done += ran;
+      if (done != n) return;
+      callback = std::move(on_done);
+      finished.notify_all();
+    }
+    if (callback) callback();
   }
   bool taken() const { return next.load(std::memory_order_relaxed) >= n; }
 };
@@ -50,6 +57,25 @@ std::shared_ptr<WorkerPool::Job> WorkerPool::submit(std::size_t n, Item fn) {
   job->fn = std::move(fn);
   job->n = n;
   if (n == 0 || threads_.empty()) return job;
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(job);
+  }
+  wake_.notify_all();
+  return job;
+}
+
+std::shared_ptr<WorkerPool::Job> WorkerPool::submit(std::size_t n, Item fn, std::function<void()> done) {
+  if (n == 0 || threads_.empty()) {
+    auto job = submit(n, std::move(fn));
+    job->drain();
+    if (done) done();
+    return job;
+  }
+  auto job = std::make_shared<Job>();
+  job->fn = std::move(fn);
+  job->n = n;
+  job->on_done = std::move(done);
   {
     std::lock_guard lock(mutex_);
     queue_.push_back(job);

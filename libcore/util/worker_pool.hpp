@@ -12,7 +12,8 @@
 //
 // `submit` returns at once, so the caller can do other work (write the last
 // batch to the store) while the pool verifies the next one; `wait` then
-// joins in and returns when every item has run.
+// joins in and returns when every item has run. Or `done` is called when
+// the last item has run, and posts the results to their owner's thread.
 //
 // Threads: submit/wait/run from any one thread at a time per job; the pool
 // itself is thread-safe. Item functions must not throw (a throw ends the
@@ -50,6 +51,10 @@ class WorkerPool {
   // Starts `fn(i)` for every i in [0, n) on the workers. `fn` and what it
   // reads must outlive the wait() on the returned job.
   std::shared_ptr<Job> submit(std::size_t n, Item fn);
+  // The same, and `done` runs once every item has run, on the thread that
+  // ran the last one (a worker; this thread when there is nothing to do
+  // or no worker). For handing results back: `done` posts to their owner.
+  std::shared_ptr<Job> submit(std::size_t n, Item fn, std::function<void()> done);
   // Runs the job's remaining items on this thread too; returns when all of
   // them have run.
   void wait(Job& job);

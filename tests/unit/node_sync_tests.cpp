@@ -9,11 +9,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -28,6 +32,7 @@
 #include "libcore/p2p/dial_policy.hpp"
 #include "libcore/p2p/messages.hpp"
 #include "libcore/store/chain_store.hpp"
+#include "libcore/util/worker_pool.hpp"
 #include "test_support.hpp"
 
 using Catch::Matchers::Contains;
@@ -1190,4 +1195,102 @@ TEST_CASE("headers that do not connect are asked for again; only a peer that kee
   CHECK_FALSE(node.sync->peer_view(p)->claim_trusted);
   CHECK(node.tip().height == 0);
   CHECK(node.rec.invalid.empty());
+}
+
+// ============================================================ header pool
+
+namespace {
+// A node whose header signatures are verified on a pool, the results
+// posted back (kept here until the test runs them on its own thread).
+struct PooledNode {
+  core::util::WorkerPool pool{2};
+  std::mutex mutex;
+  std::deque<std::function<void(SyncClock::time_point)>> posted;
+  Node node;
+
+  PooledNode(Net& net, const std::vector<Block>& blocks) : node(net, blocks) {
+    auto hooks = node.rec.hooks();
+    hooks.post = [this](std::function<void(SyncClock::time_point)> fn) {
+      std::lock_guard lock(mutex);
+      posted.push_back(std::move(fn));
+    };
+    node.sync = std::make_unique<ChainSync>(*node.store, node.metrics, SyncSettings{}, hooks, &pool);
+  }
+  // Waits (10 s at most) until `n` results are posted, then runs them in order.
+  void run_posted(std::size_t n, SyncClock::time_point now) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+      {
+        std::lock_guard lock(mutex);
+        if (posted.size() >= n) break;
+      }
+      INFO("expected " << n << " verified header answers, have " << posted.size());
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::deque<std::function<void(SyncClock::time_point)>> take;
+    {
+      std::lock_guard lock(mutex);
+      take.swap(posted);
+    }
+    for (auto& fn : take) fn(now);
+  }
+};
+}  // namespace
+
+TEST_CASE("headers are verified on the pool while the next answer is asked for, and taken in order", "[unit][sync]") {
+  QuietLogs quiet;
+  Net net;
+  const auto blocks = net.chain(net.genesis, 4500);
+  Server server(net, blocks);
+  PooledNode pooled(net, {});
+  auto& node = pooled.node;
+  const auto p = peer_id(1);
+  node.sync->add_peer(p, server.tip(), t0);
+  auto asks = node.rec.of_type<core::p2p::GetHeaders>();
+  REQUIRE(asks.size() == 1);
+
+  // The first answer goes to the pool; the second request follows it at once.
+  node.sync->on_headers(p, server.sync->headers_for(asks[0].second), t0);
+  asks = node.rec.of_type<core::p2p::GetHeaders>();
+  REQUIRE(asks.size() == 2);
+  CHECK(asks[1].second.locator.front() == blocks[1999].hash());
+  CHECK(node.sync->status().pending_headers == 0);  // nothing taken before it is verified
+
+  SECTION("honest answers are taken in order and the chain syncs") {
+    node.sync->on_headers(p, server.sync->headers_for(asks[1].second), t0);
+    CHECK(node.rec.of_type<core::p2p::GetHeaders>().size() == 2);  // two answers in the pool at most
+    pooled.run_posted(2, t0 + milliseconds(5));
+    CHECK(node.sync->status().target_height == 4000);
+    CHECK(node.rec.penalties.empty());
+    Network network{node, {{p, &server}}, {}};
+    // The last 500 headers are verified on the pool too: poll until taken.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (node.tip() != server.tip() && std::chrono::steady_clock::now() < deadline) {
+      network.deliver(t0 + milliseconds(10));
+      pooled.run_posted(0, t0 + milliseconds(10));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    INFO("height " << node.tip().height << " of " << server.tip().height);
+    CHECK(node.tip() == server.tip());
+    CHECK(node.rec.invalid.empty());
+  }
+  SECTION("a bad signature in the first answer: it is invalid, and the answer after it is dropped") {
+    auto first = server.sync->headers_for(asks[0].second);
+    REQUIRE(first.headers.size() == 2000);
+    // Replay the first answer with one header's signature broken (a new
+    // node, so the honest copy already in the pool does not count).
+    PooledNode other(net, {});
+    other.node.sync->add_peer(p, server.tip(), t0);
+    first.headers[1499].signature.bytes[3] ^= 0x08;
+    other.node.sync->on_headers(p, first, t0);
+    const auto other_asks = other.node.rec.of_type<core::p2p::GetHeaders>();
+    REQUIRE(other_asks.size() == 2);
+    other.node.sync->on_headers(p, server.sync->headers_for(other_asks[1].second), t0);
+    other.run_posted(2, t0 + milliseconds(5));
+    REQUIRE(other.node.rec.invalid.size() == 1);
+    CHECK(other.node.rec.invalid[0].error.fault == BlockFault::BadSignature);
+    CHECK(other.node.sync->status().pending_headers == 1499);
+    CHECK(other.node.sync->status().target_height == 1499);
+  }
 }
