@@ -70,8 +70,9 @@ StressSummary summarize(const std::vector<Attempt>& attempts, std::uint64_t tota
 }
 
 json stress_json(const std::string& target, const HostPort& address, const std::optional<Network>& net,
-                 const StressSummary& r) {
+                 const StressSummary& r, const std::vector<std::string>& sources) {
   return {{"target", target},
+          {"sources", sources},
           {"address", address.to_string()},
           {"network", network_json(net)},
           {"ok", r.failed == 0},
@@ -116,6 +117,21 @@ int cmd_stress(const Settings& s) {
     return usage_error(
         "stress needs the network to handshake on: --genesis FILE, --config FILE, or --network NAME "
         "with --genesis-hash HEX");
+  std::vector<boost::asio::ip::address> sources;
+  for (const auto& text : s.sources) {
+    boost::system::error_code ec;
+    auto ip = boost::asio::ip::make_address(text, ec);
+    if (ec) return usage_error("--source '" + text + "': not an IP address");
+    sources.push_back(ip);
+  }
+  if (!sources.empty()) {
+    boost::system::error_code ec;
+    auto target_ip = boost::asio::ip::make_address(address->host, ec);
+    if (ec) return usage_error("--source needs an IP address target, not '" + address->host + "'");
+    for (const auto& ip : sources)
+      if (ip.is_v4() != target_ip.is_v4())
+        return usage_error("--source " + ip.to_string() + " and target " + address->host + " are not the same family");
+  }
   const std::uint64_t total = s.connections;
   const std::uint64_t workers = std::min(s.concurrency, total);
 
@@ -126,10 +142,12 @@ int cmd_stress(const Settings& s) {
   std::uint64_t next = 0;
   // `workers` coroutines each run handshakes one after another, so at most
   // that many are in flight; all run on this thread (no locking needed).
-  auto worker = [&](std::size_t) -> asio::awaitable<int> {
+  auto worker = [&](std::size_t w) -> asio::awaitable<int> {
+    std::optional<asio::ip::address> source;
+    if (!sources.empty()) source = sources[w % sources.size()];
     while (next < total) {
       ++next;
-      const auto r = co_await run_session(*address, *net, *timeout, AfterHandshake::close);
+      const auto r = co_await run_session(*address, *net, *timeout, AfterHandshake::close, source);
       attempts.push_back(Attempt{r.ok_ms("connect"), r.ok_ms("handshake"), r.failure});
       progress.update(attempts.size(), total);
     }
@@ -142,7 +160,7 @@ int cmd_stress(const Settings& s) {
 
   const auto summary = summarize(attempts, total, workers, total_s);
   if (s.json)
-    app::print_json(stress_json(s.target, *address, *net, summary));
+    app::print_json(stress_json(s.target, *address, *net, summary, s.sources));
   else
     print_stress(*address, summary);
   if (summary.failed > 0)

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 
 #include "libcore/node/wire.hpp"
 #include "libcore/p2p/messages.hpp"
@@ -52,8 +53,11 @@ enum class AfterHandshake { close, ping };
 // Reject(shutdown, "probe done"). Without a network it stops after the TCP
 // connect and reports the handshake (and the ping, if asked for) as skipped.
 // Never fails: every failure is in the report. `net` must outlive the
-// coroutine; run it on one strand.
+// coroutine; run it on one strand. With `source`, the connection is made
+// from that local IP address (bound before the connect; the target must
+// then be an IP address of the same family).
 boost::asio::awaitable<SessionReport> run_session(core::util::HostPort address, const std::optional<Network>& net,
-                                                  core::util::Millis timeout, AfterHandshake then);
+                                                  core::util::Millis timeout, AfterHandshake then,
+                                                  std::optional<boost::asio::ip::address> source = std::nullopt);
 
 }  // namespace tpeer_probe

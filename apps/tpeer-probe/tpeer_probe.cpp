@@ -77,6 +77,9 @@ int tpeer_probe_main(int argc, char** argv) {
   stress->add_option("-j,--concurrency", s.concurrency, "At most this many at once")
       ->capture_default_str()
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10'000}));
+  stress->add_option("-s,--source", s.sources,
+                     "Connect from this local IP address (repeatable: the workers take them in turn), e.g. "
+                     "127.0.0.2; the target must then be an IP address");
   add_network(stress);
   add_timeout(stress, "Limit of each connect and each handshake");
 

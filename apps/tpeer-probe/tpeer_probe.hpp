@@ -35,8 +35,9 @@ struct Settings {
   std::string network;
   std::string genesis_hash;
 
-  std::uint64_t connections = 100;  // stress: handshakes in total
-  std::uint64_t concurrency = 8;    // stress: at most this many at once
+  std::uint64_t connections = 100;   // stress: handshakes in total
+  std::uint64_t concurrency = 8;     // stress: at most this many at once
+  std::vector<std::string> sources;  // stress: local IP addresses to connect from, round robin
 
   std::uint16_t port = kDefaultPeerPort;  // local
   bool port_given = false;                // local: --port was given (overrides --config)

@@ -3,6 +3,17 @@
 //
 //   ed25519_verify  signature checks/s on one core: core::crypto::verify
 //                   (libsodium) over real block headers' signing bytes
+//   ed25519_verify_all_cores
+//                   the same on every hardware thread at once (one
+//                   std::thread each, same messages): the sum of their rates
+//   handshake       the cryptography of one authenticated handshake
+//                   (libcore/p2p/handshake): the responder signs its Hello
+//                   (BLAKE2b-256 transcript + Ed25519 sign) and verifies the
+//                   HelloAck; the initiator verifies the reply and signs the
+//                   HelloAck. Per second for both sides (2 signs + 2
+//                   verifies) and for the responder's side alone (what a
+//                   node does per inbound handshake), on one core and on
+//                   all cores
 //   rocksdb_batch   WriteBatches/s shaped like one accepted block (block,
 //                   header, main-index and tip Puts into four column
 //                   families), with the chain store's WriteOptions
@@ -12,15 +23,18 @@
 // time: exit 1 only when a measurement cannot run (RocksDB cannot open its
 // temporary directory, a signature that must verify does not), 2 on usage.
 //
-//   bench_limits [--json] [--seconds S] [--tmp DIR]
+//   bench_limits [--json] [--seconds S] [--tmp DIR] [--threads N]
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
+#include <barrier>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -28,11 +42,13 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "libcore/chain/block.hpp"
 #include "libcore/crypto/hash.hpp"
 #include "libcore/crypto/keys.hpp"
+#include "libcore/p2p/handshake.hpp"
 #include "libcore/store/chain_store.hpp"
 
 namespace {
@@ -60,6 +76,7 @@ volatile std::uint8_t g_observed = 0;
 
 struct Settings {
   bool json = false;
+  unsigned threads = 0;  // 0: std::thread::hardware_concurrency()
   double seconds = 1.0;
   fs::path tmp;  // parent of RocksDB's temporary directory; empty: the system's
 };
@@ -107,15 +124,21 @@ std::vector<core::chain::Block> forge_pool() {
   return pool;
 }
 
-Measurement bench_verify(const std::vector<core::chain::Block>& pool, double seconds) {
-  struct Signed {
-    core::crypto::PublicKey key;
-    core::codec::Bytes message;
-    core::crypto::Signature signature;
-  };
-  std::vector<Signed> inputs;
+struct SignedInput {
+  core::crypto::PublicKey key;
+  core::codec::Bytes message;
+  core::crypto::Signature signature;
+};
+
+std::vector<SignedInput> verify_inputs(const std::vector<core::chain::Block>& pool) {
+  std::vector<SignedInput> inputs;
   inputs.reserve(pool.size());
   for (const auto& b : pool) inputs.push_back({b.header.producer, b.header.signing_bytes(), b.header.signature});
+  return inputs;
+}
+
+Measurement bench_verify(const std::vector<core::chain::Block>& pool, double seconds) {
+  const auto inputs = verify_inputs(pool);
   std::uint64_t bad = 0;
   auto m = measure(seconds, [&](std::uint64_t i) {
     const auto& in = inputs[i % inputs.size()];
@@ -125,6 +148,107 @@ Measurement bench_verify(const std::vector<core::chain::Block>& pool, double sec
   // measured the cheap rejection path.
   if (bad != 0) throw Failure("a forged header's signature did not verify");
   return m;
+}
+
+// The same measurement on `threads` threads at once: each builds its own
+// operation with make_op() (no shared mutable state), they start together
+// at a barrier (each then warms up and measures), and the result is the sum
+// of their operations over the longest thread's time (a lower bound on the
+// combined rate).
+template <class MakeOp>
+Measurement measure_threads(unsigned threads, double seconds, MakeOp&& make_op) {
+  std::vector<Measurement> results(threads);
+  std::barrier start(static_cast<std::ptrdiff_t>(threads));
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      auto op = make_op(t);
+      start.arrive_and_wait();
+      results[t] = measure(seconds, op);
+    });
+  for (auto& th : pool) th.join();
+  Measurement sum;
+  for (const auto& r : results) {
+    sum.ops += r.ops;
+    sum.seconds = std::max(sum.seconds, r.seconds);
+  }
+  return sum;
+}
+
+// ed25519_verify on every thread at once, each over the same messages.
+Measurement bench_verify_all(const std::vector<core::chain::Block>& pool, double seconds, unsigned threads) {
+  const auto inputs = verify_inputs(pool);
+  std::atomic<std::uint64_t> bad{0};
+  auto m = measure_threads(threads, seconds, [&](unsigned t) {
+    return [&, i0 = std::uint64_t{t} * 977](std::uint64_t i) {
+      const auto& in = inputs[(i + i0) % inputs.size()];
+      if (!core::crypto::verify(in.key, core::chain::kHeaderSignDomain, in.message, in.signature))
+        bad.fetch_add(1, std::memory_order_relaxed);
+    };
+  });
+  if (bad != 0) throw Failure("a forged header's signature did not verify (all cores)");
+  return m;
+}
+
+// Two parties of a handshake, with the Hellos a node and a probe exchange.
+struct HandshakeParties {
+  core::crypto::KeyPair initiator_key = core::crypto::KeyPair::generate();
+  core::crypto::KeyPair responder_key = core::crypto::KeyPair::generate();
+  core::p2p::Hello initiator, responder;
+
+  HandshakeParties() {
+    auto fill = [](core::p2p::Hello& h, const core::crypto::KeyPair& k) {
+      h.network = "testnet";
+      h.genesis_hash = core::crypto::blake2b256(core::codec::Bytes{1, 2, 3});
+      h.node_id = k.public_key();
+      h.listen_port = 24100;
+      h.best_height = 100000;
+      h.best_hash = core::crypto::blake2b256(core::codec::Bytes{4, 5, 6});
+      h.session_nonce = core::p2p::new_session_nonce();
+      h.user_agent = "tnode/bench";
+    };
+    fill(initiator, initiator_key);
+    fill(responder, responder_key);
+    responder.ack_nonce = initiator.session_nonce;
+  }
+};
+
+// One whole handshake's cryptography (both sides) when `both`, else the
+// responder's side only (the initiator's signatures are made once, up front).
+std::function<void(std::uint64_t)> handshake_op(bool both, std::atomic<std::uint64_t>& bad) {
+  auto p = std::make_shared<HandshakeParties>();
+  auto reply = p->responder;
+  core::p2p::sign_responder_hello(reply, p->responder_key);
+  const auto ack = core::p2p::make_hello_ack(p->initiator, reply, p->initiator_key);
+  return [p, ack, both, &bad](std::uint64_t i) {
+    auto r = p->responder;
+    r.best_height = i;  // a fresh transcript each time
+    core::p2p::sign_responder_hello(r, p->responder_key);
+    if (both) {
+      if (!core::p2p::verify_responder_hello(r, p->initiator)) bad.fetch_add(1, std::memory_order_relaxed);
+      const auto a = core::p2p::make_hello_ack(p->initiator, r, p->initiator_key);
+      if (!core::p2p::verify_hello_ack(a, p->initiator, r)) bad.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      // The ack signs the initiator's Hello and the responder's nonce,
+      // which is the same each time here: the verify costs the same.
+      if (!core::p2p::verify_hello_ack(ack, p->initiator, r)) bad.fetch_add(1, std::memory_order_relaxed);
+    }
+  };
+}
+
+struct HandshakeLimits {
+  Measurement both_one, both_all, responder_one, responder_all;
+};
+
+HandshakeLimits bench_handshake(double seconds, unsigned threads) {
+  std::atomic<std::uint64_t> bad{0};
+  HandshakeLimits h;
+  h.both_one = measure(seconds, handshake_op(true, bad));
+  h.both_all = measure_threads(threads, seconds, [&](unsigned) { return handshake_op(true, bad); });
+  h.responder_one = measure(seconds, handshake_op(false, bad));
+  h.responder_all = measure_threads(threads, seconds, [&](unsigned) { return handshake_op(false, bad); });
+  if (bad != 0) throw Failure("a handshake signature did not verify");
+  return h;
 }
 
 Measurement bench_hash(const std::vector<core::chain::Block>& pool, double seconds) {
@@ -250,7 +374,10 @@ int run(const Settings& s) {
   const auto message_bytes = pool[0].header.signing_bytes().size();
   const auto block_bytes = core::chain::encode(pool[0]).size();
 
+  const unsigned threads = s.threads ? s.threads : std::max(1u, std::thread::hardware_concurrency());
   const auto verify = bench_verify(pool, s.seconds);
+  const auto verify_all = bench_verify_all(pool, s.seconds, threads);
+  const auto hs = bench_handshake(s.seconds, threads);
   BatchShape shape;
   const auto batch = bench_batch(pool, s.tmp.empty() ? fs::temp_directory_path() : s.tmp, s.seconds, shape);
   const auto hash = bench_hash(pool, s.seconds);
@@ -268,6 +395,16 @@ int run(const Settings& s) {
     j["rocksdb_batch"]["header_bytes"] = header_bytes;
     j["rocksdb_batch"]["sync"] = shape.sync;
     j["blake2b256"]["input_bytes"] = header_bytes;
+    j["ed25519_verify_all_cores"] = entry(verify_all);
+    j["ed25519_verify_all_cores"]["threads"] = threads;
+    j["ed25519_verify_all_cores"]["message_bytes"] = message_bytes;
+    j["handshake"] = entry(hs.both_one);
+    j["handshake"]["signs"] = 2;
+    j["handshake"]["verifies"] = 2;
+    j["handshake"]["per_s_all_cores"] = hs.both_all.per_second();
+    j["handshake"]["responder_per_s"] = hs.responder_one.per_second();
+    j["handshake"]["responder_per_s_all_cores"] = hs.responder_all.per_second();
+    j["handshake"]["threads"] = threads;
     std::cout << j.dump(2) << "\n";
     return kOk;
   }
@@ -283,6 +420,11 @@ int run(const Settings& s) {
        std::to_string(shape.puts) + " Puts, " + std::to_string(shape.bytes) +
            " bytes, 4 CFs, sync=" + (shape.sync ? "true" : "false")},
       {"blake2b-256", hash, std::to_string(header_bytes) + "-byte header"},
+      {"ed25519 verify*", verify_all, std::to_string(threads) + " threads at once, same messages"},
+      {"handshake", hs.both_one, "1 core, both sides: 2 signs + 2 verifies + transcript hashes"},
+      {"handshake*", hs.both_all, std::to_string(threads) + " threads, both sides"},
+      {"handshake resp.", hs.responder_one, "1 core, the responder's side: 1 sign + 1 verify"},
+      {"handshake resp.*", hs.responder_all, std::to_string(threads) + " threads, the responder's side"},
   };
   std::cout << std::left << std::setw(16) << "limit" << std::right << std::setw(14) << "per second" << std::setw(12)
             << "ops" << std::setw(9) << "seconds" << std::setw(10) << "us/op"
@@ -295,7 +437,8 @@ int run(const Settings& s) {
 }
 
 int usage(const std::string& message) {
-  std::cerr << kTool << ": " << message << "\nusage: " << kTool << " [--json] [--seconds S] [--tmp DIR]\n";
+  std::cerr << kTool << ": " << message << "\nusage: " << kTool
+            << " [--json] [--seconds S] [--tmp DIR] [--threads N]\n";
   return kUsage;
 }
 
@@ -308,11 +451,14 @@ int main(int argc, char** argv) {
     const auto& a = args[i];
     const bool has_value = i + 1 < args.size();
     if (a == "-h" || a == "--help") {
-      std::cout << "bench_limits: Ed25519 verify/s, RocksDB block-shaped batch/s and BLAKE2b-256 hash/s, measured now\n"
-                << "usage: " << kTool << " [--json] [--seconds S] [--tmp DIR]\n"
+      std::cout << "bench_limits: Ed25519 verify/s (one core, all cores), handshake crypto/s, RocksDB block-shaped "
+                   "batch/s and "
+                   "BLAKE2b-256 hash/s, measured now\n"
+                << "usage: " << kTool << " [--json] [--seconds S] [--tmp DIR] [--threads N]\n"
                 << "  --json        machine-readable output\n"
                 << "  --seconds S   time per measurement (default 1)\n"
-                << "  --tmp DIR     where RocksDB's temporary directory goes (default: the system's)\n";
+                << "  --tmp DIR     where RocksDB's temporary directory goes (default: the system's)\n"
+                << "  --threads N   threads of the all-cores figures (default: hardware threads)\n";
       return kOk;
     } else if (a == "--json") {
       s.json = true;
@@ -321,6 +467,12 @@ int main(int argc, char** argv) {
       s.seconds = std::strtod(args[++i].c_str(), &end);
       if (*end != '\0' || !(s.seconds > 0 && s.seconds <= 3600))
         return usage("--seconds wants a number of seconds in (0, 3600], not '" + args[i] + "'");
+    } else if (a == "--threads" && has_value) {
+      char* end = nullptr;
+      const long n = std::strtol(args[++i].c_str(), &end, 10);
+      if (*end != '\0' || n < 1 || n > 1024)
+        return usage("--threads wants a number in [1, 1024], not '" + args[i] + "'");
+      s.threads = static_cast<unsigned>(n);
     } else if (a == "--tmp" && has_value) {
       s.tmp = args[++i];
     } else {
@@ -330,6 +482,9 @@ int main(int argc, char** argv) {
   try {
     return run(s);
   } catch (const Failure& e) {
+    std::cerr << kTool << ": " << e.what() << "\n";
+    return kFailure;
+  } catch (const std::exception& e) {  // e.g. a thread that cannot be started
     std::cerr << kTool << ": " << e.what() << "\n";
     return kFailure;
   }
