@@ -141,6 +141,18 @@ void ChainSync::Impl::refuse(const Hash32& h) {
   refused.insert(h);
 }
 
+// A Headers answer that connects to nothing we know. Our locator may have
+// named a header we have dropped since we asked (our chain moved on): it is
+// asked again with a fresh one. Only a peer that keeps answering with
+// headers that connect to nothing misbehaves.
+void ChainSync::Impl::unconnected_headers(const PublicKey& from, PeerSync& p) {
+  if (++p.unconnected < kMaxUnconnectedHeaders) return;
+  if (hooks.penalise)
+    hooks.penalise(from, p2p::ScoreEvent::ProtocolViolation, "headers that do not connect to our locator");
+  p.claim_trusted = false;
+  p.unconnected = 0;
+}
+
 void ChainSync::Impl::on_headers(const PublicKey& from, const p2p::Headers& msg, Clock::time_point now) {
   auto* p = peer(from);
   if (!p) return;
@@ -169,15 +181,7 @@ void ChainSync::Impl::on_headers(const PublicKey& from, const p2p::Headers& msg,
                        header_batches.back()->from == from &&
                        msg.headers.front().parent == header_batches.back()->hashes.back();
   if (!follows && !header_of(msg.headers.front().parent)) {
-    // Our locator may have named a header we have dropped since we asked
-    // (our chain moved on): ask again with a fresh one. Only a peer that
-    // keeps answering with headers that connect to nothing misbehaves.
-    if (++p->unconnected >= kMaxUnconnectedHeaders) {
-      if (hooks.penalise)
-        hooks.penalise(from, p2p::ScoreEvent::ProtocolViolation, "headers that do not connect to our locator");
-      p->claim_trusted = false;
-      p->unconnected = 0;
-    }
+    unconnected_headers(from, *p);
     pump(now);
     return;
   }
@@ -232,12 +236,7 @@ void ChainSync::Impl::take_headers(const HeaderBatch& batch, Clock::time_point n
   if (!p || !first_parent) {
     // It left, or our chain moved on while they were checked, or the batch
     // before it was invalid: what it holds is asked for again.
-    if (p && !first_parent && ++p->unconnected >= kMaxUnconnectedHeaders) {
-      if (hooks.penalise)
-        hooks.penalise(from, p2p::ScoreEvent::ProtocolViolation, "headers that do not connect to our locator");
-      p->claim_trusted = false;
-      p->unconnected = 0;
-    }
+    if (p) unconnected_headers(from, *p);
     pump(now);
     return;
   }

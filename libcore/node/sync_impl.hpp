@@ -147,6 +147,7 @@ struct ChainSync::Impl {
   void refuse(const crypto::Hash32& h);
   void on_headers(const crypto::PublicKey& from, const p2p::Headers& msg, SyncClock::time_point now);
   void take_headers(const HeaderBatch& batch, SyncClock::time_point now);
+  void unconnected_headers(const crypto::PublicKey& from, PeerSync& p);
 
   // ------------------------------------------------------------ blocks
 
