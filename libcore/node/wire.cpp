@@ -19,7 +19,9 @@ namespace core::node {
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-// One read_some at most this much; the decoder bounds what is kept.
+// One read_some at most this much; the decoder bounds what is kept. The
+// buffer is not zeroed: an idle connection's pages stay untouched (and out
+// of RSS) until bytes arrive.
 constexpr std::size_t kReadChunk = 64 * 1024;
 // Bytes discarded while lingering before we stop reading and just close.
 constexpr std::size_t kLingerMaxBytes = 1 << 20;
@@ -140,14 +142,17 @@ asio::awaitable<tl::expected<tcp::socket, Failure>> connect_to(const util::HostP
 }
 
 WireStream::WireStream(tcp::socket socket, std::uint32_t magic, std::size_t max_message_size)
-    : stream_(std::move(socket)), magic_(magic), decoder_(magic, max_message_size), buffer_(kReadChunk) {}
+    : stream_(std::move(socket)),
+      magic_(magic),
+      decoder_(magic, max_message_size),
+      buffer_(std::make_unique_for_overwrite<std::uint8_t[]>(kReadChunk)) {}
 
 asio::awaitable<tl::expected<std::uint32_t, Failure>> WireStream::peek_magic(SteadyTime deadline) {
   if (buffer_begin_ > 0 && buffer_begin_ == buffer_end_) buffer_begin_ = buffer_end_ = 0;
   stream_.expires_at(deadline);
   while (buffer_end_ - buffer_begin_ < 4) {
-    auto [ec, n] = co_await stream_.async_read_some(
-        asio::buffer(buffer_.data() + buffer_end_, buffer_.size() - buffer_end_), kTuple);
+    auto [ec, n] =
+        co_await stream_.async_read_some(asio::buffer(buffer_.get() + buffer_end_, kReadChunk - buffer_end_), kTuple);
     if (ec) {
       stream_.expires_never();
       co_return tl::unexpected(socket_failure(ec, "read"));
@@ -156,7 +161,7 @@ asio::awaitable<tl::expected<std::uint32_t, Failure>> WireStream::peek_magic(Ste
     bytes_in_ += n;
   }
   stream_.expires_never();
-  const std::uint8_t* b = buffer_.data() + buffer_begin_;
+  const std::uint8_t* b = buffer_.get() + buffer_begin_;
   co_return static_cast<std::uint32_t>(b[0]) | static_cast<std::uint32_t>(b[1]) << 8 |
       static_cast<std::uint32_t>(b[2]) << 16 | static_cast<std::uint32_t>(b[3]) << 24;
 }
@@ -179,7 +184,7 @@ std::shared_ptr<const codec::Bytes> WireStream::frame_of(const p2p::Message& mes
 asio::awaitable<tl::expected<p2p::Message, Failure>> WireStream::read_message() {
   for (;;) {
     while (buffer_begin_ < buffer_end_) {
-      std::span<const std::uint8_t> in(buffer_.data() + buffer_begin_, buffer_end_ - buffer_begin_);
+      std::span<const std::uint8_t> in(buffer_.get() + buffer_begin_, buffer_end_ - buffer_begin_);
       buffer_begin_ += decoder_.feed(in);
       auto frame = decoder_.next();
       if (!frame) co_return tl::unexpected(local_failure(FailureKind::protocol_error, frame.error()));
@@ -193,7 +198,7 @@ asio::awaitable<tl::expected<p2p::Message, Failure>> WireStream::read_message() 
       co_return std::move(*message);
     }
     buffer_begin_ = buffer_end_ = 0;
-    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buffer_), kTuple);
+    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buffer_.get(), kReadChunk), kTuple);
     if (ec) co_return tl::unexpected(socket_failure(ec, "read"));
     buffer_end_ = n;
     bytes_in_ += n;
@@ -220,7 +225,7 @@ asio::awaitable<void> WireStream::drain_until(SteadyTime deadline) {
   stream_.expires_at(deadline);
   std::size_t discarded = 0;
   while (discarded < kLingerMaxBytes) {
-    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buffer_), kTuple);
+    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buffer_.get(), kReadChunk), kTuple);
     if (ec) break;
     discarded += n;
     bytes_in_ += n;

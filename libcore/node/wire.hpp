@@ -153,7 +153,7 @@ class WireStream {
   beast::tcp_stream stream_;
   std::uint32_t magic_;
   p2p::FrameDecoder decoder_;
-  std::vector<std::uint8_t> buffer_;
+  std::unique_ptr<std::uint8_t[]> buffer_;  // kReadChunk bytes
   std::size_t buffer_begin_ = 0, buffer_end_ = 0;
   std::uint64_t bytes_in_ = 0, bytes_out_ = 0;
 };
