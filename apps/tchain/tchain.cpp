@@ -33,7 +33,7 @@ constexpr const char* kTool = "tchain";
 int usage_error(const std::string& m) { return app::report_error(kTool, m, app::kUsage); }
 int failure(const std::string& m) { return app::report_error(kTool, m, app::kFailure); }
 
-// Blocks read, checked and stored together by import (and verify).
+// Blocks import reads and checks together (verify batches in libcore/store/verify.cpp).
 constexpr std::size_t kImportBatch = 1024;
 
 // Opens the store named by --data-dir/--config read-only; on failure prints
@@ -457,7 +457,8 @@ int tchain_main(int argc, char** argv) {
   auto* exp = cli.add_subcommand("export", "Write the main chain to a chain file");
   exp->add_option("file", s.file, "Chain file to write")->required();
   exp->add_option("--from", s.from, "First height (default 1)");
-  auto* imp = cli.add_subcommand("import", "Validate and import a chain file (atomic batches; signatures checked on every core)");
+  auto* imp = cli.add_subcommand("import",
+                                 "Validate and import a chain file (atomic batches; signatures checked on every core)");
   imp->add_option("file", s.file, "Chain file to read")->required();
   imp->add_option("--genesis", s.genesis_file, "Require the chain file to belong to this genesis.toml");
   auto* diff = cli.add_subcommand("diff", "Fork point of two stores");
