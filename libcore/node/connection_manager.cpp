@@ -337,6 +337,13 @@ std::vector<p2p::PeerEntry> ConnectionManager::listening_peers() const {
   return out;
 }
 
+std::vector<p2p::ConnectionEntry> ConnectionManager::connections() const {
+  std::vector<p2p::ConnectionEntry> out;
+  for (const auto& [id, p] : peers_)
+    out.push_back({id, p->listen_address(), p->hello().role, p->outbound(), p->hello().best_height});
+  return out;
+}
+
 // Inbound peers holding a slot: a closing one has given its slot up.
 std::size_t ConnectionManager::inbound_peers() const {
   return static_cast<std::size_t>(std::count_if(peers_.begin(), peers_.end(), [](const auto& kv) {

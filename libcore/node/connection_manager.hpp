@@ -147,6 +147,7 @@ class ConnectionManager final : public ConnectionEvents, public PeerActions {
   std::string describe(const NodeId& peer) const override;
   std::string source_ip(const NodeId& peer) const override;
   std::vector<p2p::PeerEntry> listening_peers() const override;
+  std::vector<p2p::ConnectionEntry> connections() const override;
   void addresses_learned() override { wake_dialler(); }
 
  private:

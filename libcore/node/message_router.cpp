@@ -1,5 +1,6 @@
 #include "libcore/node/message_router.hpp"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -95,6 +96,8 @@ void MessageRouter::on_message(const NodeId& from, p2p::Message message) {
           peers_.send(from, peers_reply(from));
         } else if constexpr (std::is_same_v<T, p2p::Peers>) {
           on_peers(from, msg);
+        } else if constexpr (std::is_same_v<T, p2p::GetConnections>) {
+          peers_.send(from, connections_reply(from));
         } else if constexpr (std::is_same_v<T, p2p::GetGenesis>) {
           peers_.send(from, p2p::Genesis{genesis_});
         } else if constexpr (std::is_same_v<T, p2p::GetHeaders>) {
@@ -123,6 +126,19 @@ p2p::Peers MessageRouter::peers_reply(const NodeId& asker) const {
   for (auto& p : peers_.listening_peers()) {
     if (p.node_id == asker) continue;
     if (reply.peers.size() >= kPeersPerReply) break;
+    reply.peers.push_back(std::move(p));
+  }
+  return reply;
+}
+
+// Every other connected peer, with the height it has shown us (headers or
+// blocks) where sync knows it, else the one its Hello claimed.
+p2p::Connections MessageRouter::connections_reply(const NodeId& asker) const {
+  p2p::Connections reply;
+  for (auto& p : peers_.connections()) {
+    if (p.node_id == asker) continue;
+    if (reply.peers.size() >= p2p::kMaxPeersPerMessage) break;
+    if (auto view = sync_.peer_view(p.node_id)) p.best_height = std::max(p.best_height, view->tip.height);
     reply.peers.push_back(std::move(p));
   }
   return reply;

@@ -1,7 +1,7 @@
 #pragma once
 // The message side of the node (DESIGN.md 5 and 7; Bitcoin Core's
 // net_processing role): chain messages of connected peers go to ChainSync,
-// gossip to the address book, GetGenesis is answered; what sync needs from
+// gossip to the address book, GetGenesis and GetConnections are answered; what sync needs from
 // the network (send, penalise, invalid block) comes back through
 // make_sync_hooks, where the policy for invalid blocks lives. Asio-free: it
 // sees peers only as node ids through PeerActions, and is unit-tested with
@@ -60,6 +60,7 @@ class MessageRouter final : public PeerHandler {
 
  private:
   p2p::Peers peers_reply(const NodeId& asker) const;
+  p2p::Connections connections_reply(const NodeId& asker) const;
   void on_peers(const NodeId& from, const p2p::Peers& message);
 
   PeerActions& peers_;

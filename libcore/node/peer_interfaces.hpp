@@ -56,6 +56,10 @@ class PeerActions {
   // Connected peers that accept connections (their listen address), as
   // gossip entries seen now.
   virtual std::vector<p2p::PeerEntry> listening_peers() const = 0;
+  // Every connected peer, listening or not: id, listen address ("" when
+  // none), role, direction, and the best height of its Hello (the message
+  // side knows better and overwrites it).
+  virtual std::vector<p2p::ConnectionEntry> connections() const = 0;
   // The address book learnt something: the dialler may have work.
   virtual void addresses_learned() = 0;
 

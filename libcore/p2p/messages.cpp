@@ -22,6 +22,7 @@ static_assert(std::variant_size_v<Message> == kAllMessageTypes.size());
 
 constexpr std::size_t kHashSize = crypto::Hash32::kSize;
 constexpr std::size_t kMinPeerEntrySize = crypto::PublicKey::kSize + 4 + 1 + 8;
+constexpr std::size_t kMinConnectionEntrySize = crypto::PublicKey::kSize + 4 + 1 + 1 + 8;
 
 // A Role is one byte with a closed set of values.
 util::Result<Role> read_role(codec::Reader& r) {
@@ -29,6 +30,14 @@ util::Result<Role> read_role(codec::Reader& r) {
   if (!v) return tl::unexpected(v.error());
   if (*v > static_cast<std::uint8_t>(Role::Masternode)) return util::fail("unknown role " + std::to_string(*v));
   return static_cast<Role>(*v);
+}
+
+// A flag is one byte, 0 or 1: any other value would be a second encoding.
+util::Result<bool> read_flag(codec::Reader& r) {
+  auto v = r.u8();
+  if (!v) return tl::unexpected(v.error());
+  if (*v > 1) return util::fail("flag byte " + std::to_string(*v) + " is neither 0 nor 1");
+  return *v == 1;
 }
 
 void encode_hello(codec::Writer& w, const Hello& m) {
@@ -75,6 +84,10 @@ std::string_view to_string(MessageType type) {
       return "get_genesis";
     case MessageType::Genesis:
       return "genesis";
+    case MessageType::GetConnections:
+      return "get_connections";
+    case MessageType::Connections:
+      return "connections";
   }
   return "unknown";
 }
@@ -260,6 +273,20 @@ codec::Bytes encode(const Peers& m) {
 
 codec::Bytes encode(const GetGenesis&) { return {}; }
 
+codec::Bytes encode(const GetConnections&) { return {}; }
+
+codec::Bytes encode(const Connections& m) {
+  assert(m.peers.size() <= kMaxPeersPerMessage);
+  codec::Writer w;
+  w.u32(static_cast<std::uint32_t>(m.peers.size()));
+  for (const auto& p : m.peers) {
+    assert(p.address.size() <= kMaxPeerAddress);
+    w.fixed(p.node_id).str(p.address).u8(static_cast<std::uint8_t>(p.role)).u8(p.outbound ? 1 : 0);
+    w.u64(p.best_height);
+  }
+  return w.take();
+}
+
 codec::Bytes encode(const Genesis& m) {
   auto spec = chain::encode(m.spec);
   assert(spec.size() <= kMaxGenesisBytes);
@@ -398,6 +425,23 @@ util::Result<Genesis> decode_genesis(std::span<const std::uint8_t> payload) {
   return in.finish(std::move(m));
 }
 
+util::Result<GetConnections> decode_get_connections(std::span<const std::uint8_t> payload) {
+  return FieldReader(payload, "get_connections").finish(GetConnections{});
+}
+
+util::Result<Connections> decode_connections(std::span<const std::uint8_t> payload) {
+  FieldReader in(payload, "connections");
+  Connections m;
+  std::uint32_t n = 0;
+  in.count("number of peers", n, kMaxPeersPerMessage, kMinConnectionEntrySize);
+  m.peers.resize(n);
+  for (auto& p : m.peers) {
+    in.fixed("node_id", p.node_id).str("address", p.address, kMaxPeerAddress).read("role", p.role, read_role);
+    in.read("outbound", p.outbound, read_flag).u64("best_height", p.best_height);
+  }
+  return in.finish(std::move(m));
+}
+
 // --- any message ------------------------------------------------------------
 
 MessageType message_type(const Message& m) {
@@ -442,6 +486,10 @@ util::Result<Message> decode_message(MessageType type, std::span<const std::uint
       return as_message(decode_get_genesis(payload));
     case MessageType::Genesis:
       return as_message(decode_genesis(payload));
+    case MessageType::GetConnections:
+      return as_message(decode_get_connections(payload));
+    case MessageType::Connections:
+      return as_message(decode_connections(payload));
   }
   return util::fail("unknown message type " + std::to_string(static_cast<unsigned>(type)));
 }

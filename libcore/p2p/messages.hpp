@@ -33,8 +33,12 @@ namespace core::p2p {
 
 // Versions this build speaks: a Hello advertises [kMinProtocolVersion,
 // kProtocolVersion] and two peers are compatible when the ranges overlap.
-inline constexpr std::uint32_t kProtocolVersion = 1;
+// Version 2 added GetConnections/Connections: a peer whose Hello advertises
+// a protocol_version below kConnectionsVersion is never sent GetConnections
+// (a version-1 node refuses the unknown type).
+inline constexpr std::uint32_t kProtocolVersion = 2;
 inline constexpr std::uint32_t kMinProtocolVersion = 1;
+inline constexpr std::uint32_t kConnectionsVersion = 2;
 
 // Limits of the decoders; each bounds one count or length of one message.
 inline constexpr std::size_t kMaxNetworkName = chain::kMaxNetworkName;  // Hello.network
@@ -47,7 +51,7 @@ inline constexpr std::uint32_t kMaxBlocksPerMessage = 128;              // GetBl
 // transactions with full memos) is about 3.1 MB.
 inline constexpr std::size_t kMaxBlockBytes = std::size_t{4} << 20;
 inline constexpr std::uint32_t kMaxPeersPerMessage = 1000;          // Peers
-inline constexpr std::size_t kMaxPeerAddress = chain::kMaxAddress;  // Peers[].address
+inline constexpr std::size_t kMaxPeerAddress = chain::kMaxAddress;  // Peers[].address, Connections[].address
 // The largest valid Hello payload (every string at its limit), and so the
 // largest frame a peer may send before its handshake is complete: nothing
 // valid before the ACK is bigger (HelloAck is a signature, Reject at most
@@ -77,12 +81,15 @@ enum class MessageType : std::uint16_t {
   Peers = 12,
   GetGenesis = 13,
   Genesis = 14,
+  GetConnections = 15,
+  Connections = 16,
 };
 
 inline constexpr std::array kAllMessageTypes = {
-    MessageType::Hello,      MessageType::HelloAck, MessageType::Reject,     MessageType::Ping,   MessageType::Pong,
-    MessageType::GetHeaders, MessageType::Headers,  MessageType::GetBlocks,  MessageType::Blocks, MessageType::NewBlock,
-    MessageType::GetPeers,   MessageType::Peers,    MessageType::GetGenesis, MessageType::Genesis};
+    MessageType::Hello,      MessageType::HelloAck,   MessageType::Reject,         MessageType::Ping,
+    MessageType::Pong,       MessageType::GetHeaders, MessageType::Headers,        MessageType::GetBlocks,
+    MessageType::Blocks,     MessageType::NewBlock,   MessageType::GetPeers,       MessageType::Peers,
+    MessageType::GetGenesis, MessageType::Genesis,    MessageType::GetConnections, MessageType::Connections};
 
 // Lower-case snake_case name ("hello", "hello_ack", "get_headers", ...): a
 // bounded set, used as the `type` label of tnode_messages_total.
@@ -284,10 +291,36 @@ codec::Bytes encode(const Headers& m);
 codec::Bytes encode(const GetBlocks& m);
 codec::Bytes encode(const Blocks& m);
 codec::Bytes encode(const NewBlock& m);
+// Asks which peers the node is connected to now (not addresses it knows):
+// what a crawler maps the network's graph from. Protocol version 2.
+struct GetConnections {
+  static constexpr MessageType kType = MessageType::GetConnections;
+  friend bool operator==(const GetConnections&, const GetConnections&) = default;
+};
+
+// One connected peer as the answering node sees it. Everything in it is the
+// answering node's claim: a hint for a map, never a proof.
+struct ConnectionEntry {
+  crypto::PublicKey node_id;
+  std::string address;            // its listen address "host:port"; "" when it does not listen
+  Role role = Role::Regular;      // as proven in its handshake with the answering node
+  bool outbound = false;          // the answering node dialled it
+  std::uint64_t best_height = 0;  // its best height as the answering node knows it
+  friend bool operator==(const ConnectionEntry&, const ConnectionEntry&) = default;
+};
+
+struct Connections {
+  static constexpr MessageType kType = MessageType::Connections;
+  std::vector<ConnectionEntry> peers;  // at most kMaxPeersPerMessage
+  friend bool operator==(const Connections&, const Connections&) = default;
+};
+
 codec::Bytes encode(const GetPeers& m);
 codec::Bytes encode(const Peers& m);
 codec::Bytes encode(const GetGenesis& m);
 codec::Bytes encode(const Genesis& m);
+codec::Bytes encode(const GetConnections& m);
+codec::Bytes encode(const Connections& m);
 
 util::Result<Hello> decode_hello(std::span<const std::uint8_t> payload);
 util::Result<HelloAck> decode_hello_ack(std::span<const std::uint8_t> payload);
@@ -303,10 +336,12 @@ util::Result<GetPeers> decode_get_peers(std::span<const std::uint8_t> payload);
 util::Result<Peers> decode_peers(std::span<const std::uint8_t> payload);
 util::Result<GetGenesis> decode_get_genesis(std::span<const std::uint8_t> payload);
 util::Result<Genesis> decode_genesis(std::span<const std::uint8_t> payload);
+util::Result<GetConnections> decode_get_connections(std::span<const std::uint8_t> payload);
+util::Result<Connections> decode_connections(std::span<const std::uint8_t> payload);
 
 // Any message. Alternatives are in wire order: index i holds type i + 1.
 using Message = std::variant<Hello, HelloAck, Reject, Ping, Pong, GetHeaders, Headers, GetBlocks, Blocks, NewBlock,
-                             GetPeers, Peers, GetGenesis, Genesis>;
+                             GetPeers, Peers, GetGenesis, Genesis, GetConnections, Connections>;
 
 struct EncodedMessage {
   MessageType type = MessageType::Hello;

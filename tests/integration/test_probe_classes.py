@@ -396,7 +396,7 @@ def responder_ok():
     peer = tg["peer"]
     expect_eq(peer["node_id"], state["node"]["pubkey"], "peer.node_id (the node's key)")
     expect_eq((peer["role"], peer["role_checked"]), ("masternode", True), "peer (role, role_checked)")
-    expect_eq((peer["protocol_version"], peer["user_agent"], peer["best_height"]), (1, "wire_responder/test", 0),
+    expect_eq((peer["protocol_version"], peer["user_agent"], peer["best_height"]), (2, "wire_responder/test", 0),
               "peer (protocol_version, user_agent, best_height)")
     expect_eq(peer["listen_port"], state["rport"], "peer.listen_port")
     expect(isinstance(peer["rtt_ms"], (int, float)) and peer["rtt_ms"] >= 0, "an rtt in ms", peer["rtt_ms"])

@@ -38,6 +38,7 @@ struct FakePeers final : core::node::PeerActions {
   std::vector<std::pair<PublicKey, ScoreEvent>> penalties;
   std::vector<std::pair<PublicKey, std::string>> bans;
   std::vector<core::p2p::PeerEntry> listening;
+  std::vector<core::p2p::ConnectionEntry> connected;
   int learned = 0;
 
   void send(const PublicKey& to, const core::p2p::Message& m) override { sent.emplace_back(to, m); }
@@ -46,6 +47,7 @@ struct FakePeers final : core::node::PeerActions {
   std::string describe(const PublicKey& p) const override { return p.short_hex(); }
   std::string source_ip(const PublicKey&) const override { return "127.0.0.9"; }
   std::vector<core::p2p::PeerEntry> listening_peers() const override { return listening; }
+  std::vector<core::p2p::ConnectionEntry> connections() const override { return connected; }
   void addresses_learned() override { ++learned; }
 
   template <typename T>
@@ -109,6 +111,31 @@ TEST_CASE("router: GetPeers is answered with the other listening peers, at most 
   CHECK(replies[0].first == peer(1));
   CHECK(replies[0].second.peers.size() == core::node::kPeersPerReply);
   for (const auto& e : replies[0].second.peers) CHECK(e.node_id != peer(1));
+}
+
+TEST_CASE("router: GetConnections is answered with every other connected peer, heights as sync knows them",
+          "[unit][node]") {
+  Fixture f;
+  core::p2p::Hello hello;
+  hello.best_height = 0;
+  hello.best_hash = f.store->genesis_hash();
+  f.router->on_connected(peer(2), hello, true, "127.0.0.2");
+  f.peers.connected.push_back({peer(1), "", core::p2p::Role::Regular, false, 0});  // the asker
+  f.peers.connected.push_back({peer(2), "127.0.0.2:24100", core::p2p::Role::Masternode, true, 3});
+  f.peers.connected.push_back({peer(3), "", core::p2p::Role::Regular, false, 4});  // not listening
+  f.router->on_message(peer(1), core::p2p::GetConnections{});
+  auto replies = f.peers.of_type<core::p2p::Connections>();
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].first == peer(1));
+  const auto& got = replies[0].second.peers;
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].node_id == peer(2));
+  CHECK(got[0].outbound);
+  CHECK(got[0].role == core::p2p::Role::Masternode);
+  CHECK(got[0].best_height == 3);  // its Hello's claim: sync has seen nothing higher
+  CHECK(got[1].node_id == peer(3));
+  CHECK(got[1].address.empty());
+  CHECK(got[1].best_height == 4);
 }
 
 TEST_CASE(

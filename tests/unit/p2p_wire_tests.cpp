@@ -154,6 +154,11 @@ std::vector<Message> sample_messages() {
   auto spec = net.spec;
   spec.allocations.push_back(chain::Allocation{test::key(5).public_key(), 1000});
 
+  p2p::Connections connections;
+  connections.peers.push_back(
+      p2p::ConnectionEntry{test::key(3).public_key(), "10.0.0.3:24100", p2p::Role::Masternode, true, 77});
+  connections.peers.push_back(p2p::ConnectionEntry{test::key(4).public_key(), "", p2p::Role::Regular, false, 0});
+
   return {hello,
           ack,
           p2p::make_reject(RejectCode::genesis_mismatch, "different genesis"),
@@ -167,7 +172,9 @@ std::vector<Message> sample_messages() {
           p2p::GetPeers{},
           peers,
           p2p::GetGenesis{},
-          p2p::Genesis{spec}};
+          p2p::Genesis{spec},
+          p2p::GetConnections{},
+          connections};
 }
 
 Bytes with_count(std::uint32_t count) {
@@ -344,7 +351,7 @@ TEST_CASE("a payload that does not match its checksum is refused", "[unit][p2p]"
 }
 
 TEST_CASE("an unknown message type is refused after the type field", "[unit][p2p]") {
-  auto raw = GENERATE(std::uint16_t{0}, std::uint16_t{15}, std::uint16_t{0xFFFF});
+  auto raw = GENERATE(std::uint16_t{0}, std::uint16_t{17}, std::uint16_t{0xFFFF});
   Bytes h = header(kMagic, raw, 8, 0);
   FrameDecoder decoder(kMagic, kMax);
   CHECK(decoder.feed(h) == 6);
@@ -370,9 +377,11 @@ TEST_CASE("message types have stable wire values and lower-case names", "[unit][
     CHECK(p2p::message_type_from_wire(static_cast<std::uint16_t>(i + 1)) == t);
     names.insert(to_string(t));
   }
-  CHECK(names.size() == 14);
+  CHECK(to_string(MessageType::GetConnections) == "get_connections");
+  CHECK(to_string(MessageType::Connections) == "connections");
+  CHECK(names.size() == 16);
   CHECK_FALSE(p2p::message_type_from_wire(0));
-  CHECK_FALSE(p2p::message_type_from_wire(15));
+  CHECK_FALSE(p2p::message_type_from_wire(17));
 }
 
 TEST_CASE("reject codes have stable names that parse back", "[unit][p2p]") {
@@ -594,6 +603,25 @@ TEST_CASE("an unknown role is malformed", "[unit][p2p]") {
   core::codec::Writer peer;
   peer.u32(1).fixed(test::key(1).public_key()).str("h:1").u8(7).i64(0);
   CHECK_THAT(error_of(p2p::decode_peers(peer.data())), Contains("role"));
+}
+
+TEST_CASE("connections: count bounded, role and outbound flag closed sets, address bounded", "[unit][p2p]") {
+  p2p::Connections m;
+  m.peers.assign(p2p::kMaxPeersPerMessage,
+                 p2p::ConnectionEntry{test::key(1).public_key(), "h:1", p2p::Role::Regular, false, 5});
+  CHECK(p2p::decode_connections(p2p::encode(m)));
+  CHECK_THAT(error_of(p2p::decode_connections(with_count(p2p::kMaxPeersPerMessage + 1))),
+             Contains("exceeds the limit"));
+  auto entry = [](std::size_t address_len, std::uint8_t role, std::uint8_t outbound) {
+    core::codec::Writer w;
+    w.u32(1).fixed(test::key(1).public_key()).str(std::string(address_len, 'a')).u8(role).u8(outbound).u64(9);
+    return w.take();
+  };
+  CHECK(p2p::decode_connections(entry(p2p::kMaxPeerAddress, 1, 1)));
+  CHECK_THAT(error_of(p2p::decode_connections(entry(p2p::kMaxPeerAddress + 1, 0, 0))), Contains("address"));
+  CHECK_THAT(error_of(p2p::decode_connections(entry(3, 2, 0))), Contains("role"));
+  CHECK_THAT(error_of(p2p::decode_connections(entry(3, 0, 2))), Contains("outbound"));
+  CHECK_THAT(error_of(p2p::decode_get_connections(Bytes{0})), Contains("get_connections"));
 }
 
 TEST_CASE("a genesis message must carry a valid spec", "[unit][p2p]") {
