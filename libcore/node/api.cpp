@@ -5,6 +5,7 @@
 #include "libcore/crypto/types.hpp"
 #include "libcore/metrics/node_metrics.hpp"
 #include "libcore/node/network.hpp"
+#include "libcore/node/status_page.hpp"
 #include "libcore/node/sync.hpp"
 #include "libcore/p2p/messages.hpp"
 #include "libcore/store/block_json.hpp"
@@ -149,8 +150,9 @@ http::Response health(const Context& c) {
   return health_response(c->identity, f);
 }
 
-// /health, /metrics, /peers, /addrbook, /bans.
+// / (the status page), /health, /metrics, /peers, /addrbook, /bans.
 void add_status_routes(http::Router& r, const Context& shared) {
+  r.add("GET", "/", [](const http::Request&) { return status_page_response(); });
   r.add("GET", "/health", [c = shared](const http::Request&) { return health(c); });
   r.add("GET", "/metrics", [c = shared](const http::Request&) {
     c->metrics.uptime_seconds.set(
