@@ -141,12 +141,14 @@ function logHeight(from, to) {
   heightEntry = li;
 }
 
-async function getJson(path) {
+// The JSON object at `path` when the answer's status is one of `statuses`;
+// anything else (a refusal at the server's connection cap, a timeout) throws.
+async function getJson(path, statuses) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), FETCH_TIMEOUT_MS);
   try {
-    // /health answers 503 with its document when degraded: read the body whatever the status.
     const r = await fetch(path, {cache: "no-store", signal: controller.signal, headers: {Accept: "application/json"}});
+    if (!statuses.includes(r.status)) throw new Error(path + ": HTTP " + r.status);
     const body = await r.json();
     if (body === null || typeof body !== "object") throw new Error(path + ": not a JSON object");
     return body;
@@ -234,8 +236,8 @@ function compare(before, now) {
 
 async function refresh() {
   try {
-    const health = await getJson("/health");
-    const peerDoc = await getJson("/peers");  // one request at a time: one keep-alive connection
+    const health = await getJson("/health", [200, 503]);  // 503: degraded, with its document
+    const peerDoc = await getJson("/peers", [200]);  // one request at a time: one keep-alive connection
     const list = Array.isArray(peerDoc.peers) ? peerDoc.peers.filter((p) => p && typeof p === "object") : [];
     list.sort((x, y) => String(x.node_id).localeCompare(String(y.node_id)));
     const now = {health, peers: new Map(list.map((p) => [String(p.node_id), p]))};

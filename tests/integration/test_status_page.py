@@ -12,6 +12,9 @@
   * over the DevTools protocol (real time, not a virtual-time budget), the
     change log shows the height moving by 2 or more in one coalesced
     "height A -> B" entry after a few refreshes;
+  * then, node3 and node2 killed: the log names each peer that left, then
+    "status ok -> degraded: <reason>", and #status, #reason and
+    #peer-count show node1's degraded /health (503);
   * a screenshot of the rendered page is saved under the build directory's
     test-output/test_status_page/ (its path is printed).
 
@@ -279,6 +282,11 @@ class DevTools:
         kill_browser_leftovers()
 
 
+def log_entries(browser):
+    """The change log's entries as text, newest first."""
+    return browser.evaluate("[...document.querySelectorAll('#changes li')].map((li) => li.textContent)") or []
+
+
 def change_log_follows_the_chain():
     # In real time, the masternodes produce a block a second: after a few
     # 2 s refreshes the log shows the height moving by 2 or more, in one
@@ -286,10 +294,8 @@ def change_log_follows_the_chain():
     browser = DevTools()
     try:
         browser.open(url)
-        entries = "[...document.querySelectorAll('#changes li')].map((li) => li.textContent)"
-
         def moved():
-            changes = browser.evaluate(entries) or []
+            changes = log_entries(browser)
             heights = [c for c in changes if re.search(r"height \d+ \u2192 \d+$", c)]
             if len(heights) != 1:
                 return False, changes
@@ -306,6 +312,32 @@ def change_log_follows_the_chain():
 t.check("the change log records the height moving, as one entry", change_log_follows_the_chain)
 
 
+def peers_leave_and_status_degrades():
+    # node1's peers stop (kill -9): the log says who left, then that the
+    # status went to degraded with the node's reason, and the page shows it.
+    browser = DevTools()
+    try:
+        browser.open(url)
+        poll(lambda: (any("first view" in c for c in log_entries(browser)), log_entries(browser)), 30.0,
+             "the first view in the change log")
+        for gone in (net[3], net[2]):
+            gone.kill9()
+            left = f"peer left: {gone.pubkey[:12]}"
+            poll(lambda: (any(left in c for c in log_entries(browser)), log_entries(browser)), 30.0,
+                 f"'{left}...' in the change log")
+        poll(lambda: (any("status ok \u2192 degraded: " in c for c in log_entries(browser)), log_entries(browser)),
+             30.0, "'status ok \u2192 degraded: <reason>' in the change log")
+        shown = browser.evaluate("[document.getElementById('status').textContent, "
+                                 "document.getElementById('reason').textContent, "
+                                 "document.getElementById('peer-count').textContent]")
+        status, health = a.health()
+        expect_eq(status, 503, f"node1's /health status ({health})")
+        expect_eq(shown, ["degraded", health["reason"], "0"], "the page's (#status, #reason, #peer-count)")
+        t.note(f"change log: {log_entries(browser)}")
+    finally:
+        browser.close()
+
+
 def screenshot():
     path = os.path.join(output_dir, "status_page.png")
     if os.path.exists(path):
@@ -319,5 +351,8 @@ def screenshot():
 
 
 t.check("a screenshot of the rendered page is saved", screenshot)
+
+t.check("peers leaving and the degraded status (with its reason) appear in the change log",
+        peers_leave_and_status_degrades)
 
 t.finish()
