@@ -1,5 +1,5 @@
 // tpeer-probe health: GET /health of a node's HTTP endpoint, its verdict and
-// the node's summary.
+// the node's summary (who it is, and why it is not ok when it says so).
 #include <iostream>
 #include <optional>
 #include <string>
@@ -155,6 +155,22 @@ std::string json_text(const json& j, const char* key) {
   return v.dump();
 }
 
+// One "label value" line when the document has `key`, none otherwise: an
+// older node's /health lacks the newer fields.
+void print_present(const json& j, const char* key, const std::string& label) {
+  if (!j.contains(key) || j[key].is_null()) return;
+  std::cout << "  " << col(label) << json_text(j, key) << "\n";
+}
+
+// Why the node is not ok, in its own words: /health's reason (degraded), or
+// the error message of another HTTP status's JSON body. Empty if it gives none.
+std::string node_reason(const HealthReport& r) {
+  if (!r.body) return "";
+  for (const char* key : {"reason", "error"})
+    if (r.body->contains(key) && (*r.body)[key].is_string()) return (*r.body)[key].get<std::string>();
+  return "";
+}
+
 }  // namespace
 
 int cmd_health(const Settings& s) {
@@ -184,8 +200,14 @@ int cmd_health(const Settings& s) {
       std::cout << "  " << col("http") << r.http_status << "  " << fmt_ms(r.ms) << "\n";
       if (r.body && (r.http_status == 200 || r.http_status == 503)) {
         const auto& b = *r.body;
-        std::cout << "  " << col("status") << json_text(b, "status") << "\n"
-                  << "  " << col("height") << json_text(b, "height") << "\n"
+        std::cout << "  " << col("status") << json_text(b, "status") << "\n";
+        print_present(b, "reason", "reason");
+        print_present(b, "network", "network");
+        print_present(b, "version", "version");
+        print_present(b, "protocol_version", "protocol");
+        print_present(b, "node_id", "node id");
+        print_present(b, "role", "role");
+        std::cout << "  " << col("height") << json_text(b, "height") << "\n"
                   << "  " << col("tip") << json_text(b, "tip") << "\n";
         if (b.contains("peers") && b["peers"].is_object()) {
           const auto& p = b["peers"];
@@ -194,6 +216,8 @@ int cmd_health(const Settings& s) {
         }
         std::cout << "  " << col("syncing") << json_text(b, "syncing") << "\n"
                   << "  " << col("uptime") << json_text(b, "uptime_s") << " s\n";
+      } else if (auto why = node_reason(r); !why.empty()) {
+        std::cout << "  " << col("error") << why << "\n";
       }
       std::cout << "  " << col("result") << verdict << "\n";
     }
@@ -202,7 +226,9 @@ int cmd_health(const Settings& s) {
   if (r.failure) return failure(r.url + ": " + r.failure->label() + ": " + r.failure->detail);
   if (verdict == "protocol_error")
     return failure(r.url + ": HTTP " + std::to_string(r.http_status) + " without a /health JSON document");
-  return failure(r.url + ": " + verdict + " (HTTP " + std::to_string(r.http_status) + ")");
+  const auto why = node_reason(r);
+  return failure(r.url + ": " + verdict + (why.empty() ? "" : ": " + why) + " (HTTP " + std::to_string(r.http_status) +
+                 ")");
 }
 
 }  // namespace tpeer_probe

@@ -5,7 +5,9 @@
 #include "libcore/crypto/types.hpp"
 #include "libcore/metrics/node_metrics.hpp"
 #include "libcore/node/network.hpp"
+#include "libcore/node/status_page.hpp"
 #include "libcore/node/sync.hpp"
+#include "libcore/p2p/messages.hpp"
 #include "libcore/store/block_json.hpp"
 #include "libcore/store/chain_store.hpp"
 #include "libcore/util/time.hpp"
@@ -18,6 +20,29 @@ using nlohmann::json;
 HealthVerdict health_verdict(const ConnectivityVerdict& connectivity, bool syncing) {
   if (connectivity.partitioned) return {"degraded", connectivity.reason};
   return {syncing ? "syncing" : "ok", ""};
+}
+
+http::Response health_response(const NodeIdentity& identity, const HealthFacts& f) {
+  json body = {
+      {"status", f.verdict.status},
+      {"height", f.tip.height},
+      {"tip", f.tip.hash.hex()},
+      {"genesis", f.genesis},
+      {"network", identity.network},
+      {"protocol_version", p2p::kProtocolVersion},
+      {"version", identity.version},
+      {"node_id", identity.node_id},
+      {"role", identity.role},
+      {"peers", {{"inbound", f.peers.inbound}, {"outbound", f.peers.outbound}, {"masternodes", f.peers.masternodes}}},
+      {"syncing", f.sync.syncing},
+      {"sync",
+       {{"target_height", f.sync.target_height},
+        {"pending_headers", f.sync.pending_headers},
+        {"blocks_in_flight", f.sync.blocks_in_flight},
+        {"stalls", f.sync.stalls}}},
+      {"uptime_s", f.uptime_s}};
+  if (!f.verdict.reason.empty()) body["reason"] = f.verdict.reason;
+  return http::json_response(f.verdict.status == "degraded" ? 503 : 200, body);
 }
 
 namespace {
@@ -114,33 +139,20 @@ util::Result<crypto::PublicKey> node_id_field(const json& body) {
 using Context = std::shared_ptr<ApiContext>;
 
 http::Response health(const Context& c) {
-  const auto n = c->network.counts();
-  const auto tip = c->store.tip();
-  const auto sync = c->sync.status();
-  const bool syncing = sync.syncing;
-  auto v = health_verdict(c->network.connectivity(), syncing);
-  json body = {
-      {"status", v.status},
-      {"height", tip.height},
-      {"tip", tip.hash.hex()},
-      {"genesis", c->store.genesis_hash().hex()},
-      {"node_id", c->node_id},
-      {"role", c->role},
-      {"peers", {{"inbound", n.inbound}, {"outbound", n.outbound}, {"masternodes", n.masternodes}}},
-      {"syncing", syncing},
-      {"sync",
-       {{"target_height", sync.target_height},
-        {"pending_headers", sync.pending_headers},
-        {"blocks_in_flight", sync.blocks_in_flight},
-        {"stalls", sync.stalls}}},
-      {"uptime_s",
-       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - c->started_at).count()}};
-  if (!v.reason.empty()) body["reason"] = v.reason;
-  return http::json_response(v.status == "degraded" ? 503 : 200, body);
+  HealthFacts f;
+  f.tip = c->store.tip();
+  f.genesis = c->store.genesis_hash().hex();
+  f.peers = c->network.counts();
+  f.sync = c->sync.status();
+  f.verdict = health_verdict(c->network.connectivity(), f.sync.syncing);
+  f.uptime_s =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - c->started_at).count();
+  return health_response(c->identity, f);
 }
 
-// /health, /metrics, /peers, /addrbook, /bans.
+// / (the status page), /health, /metrics, /peers, /addrbook, /bans.
 void add_status_routes(http::Router& r, const Context& shared) {
+  r.add("GET", "/", [](const http::Request&) { return status_page_response(); });
   r.add("GET", "/health", [c = shared](const http::Request&) { return health(c); });
   r.add("GET", "/metrics", [c = shared](const http::Request&) {
     c->metrics.uptime_seconds.set(

@@ -270,8 +270,7 @@ util::Result<void> serve(const NodeOptions& options, const Identity& id, store::
                  sync,
                  store,
                  metrics,
-                 id.key.public_key().hex(),
-                 p2p::to_string(id.role).data(),
+                 {id.genesis.network, options.version, id.key.public_key().hex(), std::string(p2p::to_string(id.role))},
                  c.admin_token,
                  c.ban_duration,
                  std::chrono::steady_clock::now()};

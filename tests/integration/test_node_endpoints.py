@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """tnode's operator surface and life cycle (DESIGN.md sections 6, 8, 10):
 
+  * GET /health names who the node is: its network, the protocol version
+    and user agent its handshake announces (tpeer-probe connect), the
+    version `tnode --version` prints, its node id and role;
   * GET /metrics of a live node passes `promtool check metrics` and carries
     the section 8 names; /chain/tip and /chain/block/{height|hash} answer,
     with 404 for a missing block and 400 for a malformed id;
@@ -20,13 +23,14 @@ import subprocess
 
 import nodes
 import prom
-from harness import TestRun, binary, expect, expect_eq, expect_in, poll
+from harness import TestRun, binary, expect, expect_eq, expect_in, expect_rc, poll, run
 
 TOKEN = "endpoint-test-token"
 FAST = ["reconnect.base_delay=100ms", "reconnect.max_delay=400ms", f"http.admin_token={TOKEN}"]
 
 t = TestRun("tnode endpoints, admin, shutdown and start-up limits")
-net = nodes.start_testnet(t, "net", nodes=2)
+NETWORK = "endpointnet"
+net = nodes.start_testnet(t, "net", nodes=2, network=NETWORK)
 a, b = net[1], net[2]
 
 
@@ -36,6 +40,27 @@ def start():
 
 
 t.check("two masternodes connect", start, required=True)
+
+
+def health_names_the_node():
+    status, health = a.health()
+    expect_eq(status, 200, f"GET /health status ({health})")
+    expect_eq((health["network"], health["node_id"], health["role"]), (NETWORK, a.pubkey, "masternode"),
+              "/health (network, node_id, role)")
+    r = run([binary("tnode"), "--version"])
+    expect_rc(r, 0)
+    expect_eq(health["version"], r.stdout.split()[-1], f"/health version (`tnode --version`: {r.stdout.strip()})")
+    # The protocol version is the one the node's handshake announces.
+    probe = run([binary("tpeer-probe"), "--json", "connect", "--genesis", net.genesis, a.listen])
+    expect_rc(probe, 0)
+    peer = probe.json()["targets"][0]["peer"]
+    expect_eq(health["protocol_version"], peer["protocol_version"], "/health protocol_version (= the handshake's)")
+    expect_eq("tnode/" + health["version"], peer["user_agent"], "tnode/<version> (= the handshake's user agent)")
+    for key in ("status", "height", "tip", "genesis", "peers", "syncing", "sync", "uptime_s"):
+        expect(key in health, f"/health to keep its field {key}", sorted(health))
+
+
+t.check("/health names the network, protocol and software version, node id and role", health_names_the_node)
 
 
 def metrics_pass_promtool():

@@ -360,6 +360,57 @@ def health_classes():
 t.check("health: 200 ok/syncing exit 0; 503, 404, non-JSON, closed port exit 1 with their class", health_classes)
 
 
+def labelled(text, label):
+    """The value of the human output's `label` line, None if there is none."""
+    for line in text.splitlines():
+        if line.startswith("  " + label + " ") and line[2:14].rstrip() == label:
+            return line[14:].strip()
+    return None
+
+
+def health_identity_and_reason():
+    # A node that says who it is, degraded: the text names it and the reason.
+    doc = json.loads(health_doc("degraded"))
+    doc.update({"reason": "no peers where peers are expected", "network": "probenet", "protocol_version": 7,
+                "version": "9.8.7", "node_id": "ab" * 32, "role": "regular"})
+    server = HealthServer(503, json.dumps(doc).encode())
+    try:
+        r = probe("health", f"127.0.0.1:{server.port}")
+        expect_rc(r, 1)
+        for label, value in (("status", "degraded"), ("reason", "no peers where peers are expected"),
+                             ("network", "probenet"), ("version", "9.8.7"), ("protocol", "7"),
+                             ("node id", "ab" * 32), ("role", "regular"), ("result", "degraded")):
+            expect_eq(labelled(r.stdout, label), value, f"the '{label}' line of the human output ({r.stdout!r})")
+        expect_in("degraded: no peers where peers are expected (HTTP 503)", r.stderr, "the error line")
+        j = probe_json("health", f"127.0.0.1:{server.port}", rc=1)
+        expect_eq({k: j["health"].get(k) for k in doc}, doc, "--json health (the node's document as sent)")
+    finally:
+        server.close()
+    # An older node's document without them: no line for a missing field.
+    server = HealthServer(200, health_doc("ok"))
+    try:
+        r = probe("health", f"127.0.0.1:{server.port}")
+        expect_rc(r, 0)
+        for label in ("reason", "network", "version", "protocol", "node id", "role"):
+            expect_eq(labelled(r.stdout, label), None, f"a '{label}' line for an older node ({r.stdout!r})")
+        expect_eq(labelled(r.stdout, "height"), "12", "the height line")
+    finally:
+        server.close()
+    # Another status with a JSON error: the error is shown and in the error line.
+    server = HealthServer(404, b'{"error": "not found"}')
+    try:
+        r = probe("health", f"127.0.0.1:{server.port}")
+        expect_rc(r, 1)
+        expect_eq(labelled(r.stdout, "error"), "not found", f"the 'error' line ({r.stdout!r})")
+        expect_in("http_404: not found (HTTP 404)", r.stderr, "the error line")
+    finally:
+        server.close()
+
+
+t.check("health: the text names network, version, protocol, node id, role and a degraded node's reason; "
+        "an older node's missing fields print nothing", health_identity_and_reason)
+
+
 # ----------------------------------------------------------------- checks: a real handshake responder
 
 
@@ -578,9 +629,13 @@ def live_node_checks():
         expect_eq(doc["http_status"], 200, "http_status")
         expect(doc["class"] in ("ok", "syncing"), "class ok or syncing", doc["class"])
         expect(isinstance(doc["health"].get("height"), int), "health.height to be a number", doc["health"])
+        r = probe("health", node["http"])
+        expect_rc(r, 0)
+        expect_eq((labelled(r.stdout, "node id"), labelled(r.stdout, "role"), labelled(r.stdout, "network")),
+                  (node["pubkey"], "masternode", doc["health"]["network"]), f"the live node's text ({r.stdout!r})")
         expect(proc.running(), "tnode to keep running after the probes", f"exited {proc.returncode}")
 
-    t.check("live tnode: health 200 after the probes, node still running", health)
+    t.check("live tnode: health 200 after the probes, its text names it; node still running", health)
 
     def stress():
         doc = probe_json("stress", "--genesis", genesis, "--connections", 20, "--concurrency", 4, node["listen"],
