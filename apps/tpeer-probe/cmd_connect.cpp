@@ -1,5 +1,8 @@
 // tpeer-probe connect: TCP connect, handshake and ping against each target,
-// concurrently; each step timed and any failure classified.
+// concurrently; each step timed and any failure classified. Without a
+// network given, each target is first asked for its genesis and the
+// handshake is made on that network; without targets, the masternodes of the
+// given genesis are probed.
 #include <algorithm>
 #include <iostream>
 #include <optional>
@@ -32,18 +35,32 @@ using nlohmann::json;
 
 // One target's session, labelled with the target.
 struct TargetReport : SessionReport {
-  std::string target;   // as given
-  std::string address;  // host:port probed
+  std::string target;             // as given
+  std::string address;            // host:port probed
+  std::optional<Network> learnt;  // the network the peer named (no network given)
 
   std::string result_class() const { return failure ? failure->label() : "ok"; }
 };
 
 // TCP connect, handshake, ping against one address, each step bounded by
-// `timeout`. Without a network it stops after the TCP connect.
-asio::awaitable<TargetReport> probe_target(std::string target, HostPort address, const std::optional<Network>& net,
+// `timeout`. Without a network the peer is first asked for its genesis
+// (step "genesis") and the session runs on that network.
+asio::awaitable<TargetReport> probe_target(std::string target, HostPort address, const std::optional<Network>& given,
                                            Millis timeout) {
-  SessionReport session = co_await run_session(address, net, timeout, AfterHandshake::ping);
-  co_return TargetReport{std::move(session), std::move(target), address.to_string()};
+  if (given) {
+    SessionReport session = co_await run_session(address, given, timeout, AfterHandshake::ping);
+    co_return TargetReport{std::move(session), std::move(target), address.to_string(), std::nullopt};
+  }
+  auto learnt = co_await learn_network(address, timeout);
+  if (!learnt.network) {
+    SessionReport failed;
+    failed.failure = learnt.step.failure;
+    failed.steps.push_back(std::move(learnt.step));
+    co_return TargetReport{std::move(failed), std::move(target), address.to_string(), std::nullopt};
+  }
+  SessionReport session = co_await run_session(address, learnt.network, timeout, AfterHandshake::ping);
+  session.steps.insert(session.steps.begin(), std::move(learnt.step));
+  co_return TargetReport{std::move(session), std::move(target), address.to_string(), std::move(learnt.network)};
 }
 
 json peer_json(const TargetReport& r) {
@@ -64,12 +81,16 @@ json target_json(const TargetReport& r) {
   json j = {
       {"target", r.target}, {"address", r.address}, {"ok", !r.failure}, {"class", r.result_class()}, {"steps", steps}};
   j["peer"] = r.peer ? peer_json(r) : json(nullptr);
+  if (r.learnt) j["network"] = network_json(r.learnt);
   if (r.failure) j["failure"] = failure_json(*r.failure);
   return j;
 }
 
 void print_target(const TargetReport& r) {
   std::cout << r.address << (r.target != r.address ? "  (" + r.target + ")" : "") << "\n";
+  if (r.learnt)
+    std::cout << "  " << col("network") << r.learnt->name << "  genesis " << r.learnt->genesis_hash.hex()
+              << "  (the peer's own)\n";
   for (const auto& st : r.steps) {
     std::cout << "  " << col(st.name);
     switch (st.status) {
@@ -106,18 +127,15 @@ void print_target(const TargetReport& r) {
 int cmd_connect(const Settings& s) {
   auto timeout = parse_timeout(s.timeout);
   if (!timeout) return usage_error(timeout.error().message);
-  std::vector<HostPort> addresses;
-  for (const auto& t : s.targets) {
-    auto a = core::util::parse_host_port(t, kDefaultPeerPort);
-    if (!a) return usage_error("target '" + t + "': " + a.error().message);
-    addresses.push_back(*a);
-  }
   auto net = resolve_network(s);
   if (!net) return usage_error(net.error().message);
+  auto targets = targets_or_masternodes(s.targets, *net);
+  if (!targets) return usage_error(targets.error().message);
 
   asio::io_context io;
-  auto reports = run_all<TargetReport>(
-      io, addresses.size(), [&](std::size_t i) { return probe_target(s.targets[i], addresses[i], *net, *timeout); });
+  auto reports = run_all<TargetReport>(io, targets->size(), [&](std::size_t i) {
+    return probe_target((*targets)[i].label, (*targets)[i].address, *net, *timeout);
+  });
   const auto failed = std::count_if(reports.begin(), reports.end(), [](const auto& r) { return r.failure; });
 
   if (s.json) {
@@ -129,7 +147,7 @@ int cmd_connect(const Settings& s) {
     if (*net)
       std::cout << "network " << (*net)->name << ", genesis " << (*net)->genesis_hash.hex() << "\n";
     else
-      std::cout << "no network given: TCP connect only\n";
+      std::cout << "no network given: each peer is asked for its genesis, then handshaken on that network\n";
     for (const auto& r : reports) print_target(r);
   }
   if (failed > 0)

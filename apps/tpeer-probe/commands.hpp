@@ -18,6 +18,7 @@ int cmd_connect(const Settings& s);
 int cmd_health(const Settings& s);
 int cmd_stress(const Settings& s);
 int cmd_local(const Settings& s);
+int cmd_crawl(const Settings& s);
 
 // Print "tpeer-probe: error: <m>" on stderr and return app::kUsage
 // (usage_error) or app::kFailure (failure).

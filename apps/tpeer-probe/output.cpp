@@ -60,6 +60,7 @@ json network_json(const std::optional<Network>& n) {
 
 std::string explain(const Failure& f) {
   if (f.kind == FailureKind::rejected) return (f.by_peer ? "the peer said: " : "we refused the peer: ") + f.detail;
+  if (f.code == "http_server") return f.detail;
   if (f.kind == FailureKind::protocol_error && f.code == "bad_magic")
     return "the peer sent: " + f.detail + " (a node of another network, or not a tnode)";
   if (f.kind == FailureKind::protocol_error && f.to_send) return "the peer sent: " + f.detail;

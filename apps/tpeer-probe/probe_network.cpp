@@ -89,4 +89,25 @@ core::util::Result<std::optional<Network>> resolve_network(const Settings& s) {
   return std::optional<Network>();
 }
 
+core::util::Result<std::vector<Target>> targets_or_masternodes(const std::vector<std::string>& given,
+                                                               const std::optional<Network>& net) {
+  std::vector<Target> out;
+  for (const auto& t : given) {
+    auto a = core::util::parse_host_port(t, kDefaultPeerPort);
+    if (!a) return core::util::fail("target '" + t + "': " + a.error().message);
+    out.push_back(Target{t, *a});
+  }
+  if (!given.empty()) return out;
+  if (!net || !net->spec)
+    return core::util::fail("no target: give HOST[:PORT], or --genesis FILE / --config FILE to probe its masternodes");
+  for (const auto& m : net->spec->masternodes) {
+    if (m.address.empty()) continue;
+    auto a = core::util::parse_host_port(m.address, kDefaultPeerPort);
+    if (!a) return core::util::fail("masternode '" + m.name + "' address '" + m.address + "': " + a.error().message);
+    out.push_back(Target{m.name, *a});
+  }
+  if (out.empty()) return core::util::fail(net->source + ": no masternode lists an address: give targets");
+  return out;
+}
+
 }  // namespace tpeer_probe

@@ -2,7 +2,9 @@
 // identity, the connect, handshake and ping steps, and the close.
 #include "tpeer-probe/probe_session.hpp"
 
+#include <functional>
 #include <random>
+#include <string>
 #include <utility>
 #include <variant>
 
@@ -90,21 +92,16 @@ asio::awaitable<void> close_after(WireStream& wire, const Failure& f) {
     wire.close();
 }
 
-// Ping -> Pong with the same nonce; returns the round-trip time in ms.
-// Answers the peer's own Pings and skips other messages while it waits.
-asio::awaitable<tl::expected<double, Failure>> ping(WireStream& wire, Clock::time_point deadline) {
-  const p2p::Ping ping{random_u64()};
-  wire.expires_at(deadline);
-  const auto sent = Clock::now();
-  if (auto w = co_await wire.write_message(ping); !w) co_return tl::unexpected(std::move(w.error()));
+// Reads until a message `wanted` accepts arrives (at most until `deadline`,
+// and among at most kMaxMessagesBeforePong messages), answering the peer's
+// own Pings and skipping other messages; a Reject from the peer fails.
+asio::awaitable<tl::expected<p2p::Message, Failure>> await_reply(WireStream& wire,
+                                                                 const std::function<bool(const p2p::Message&)>& wanted,
+                                                                 const std::string& what) {
   for (int i = 0; i < kMaxMessagesBeforePong; ++i) {
     auto message = co_await wire.read_message();
     if (!message) co_return tl::unexpected(std::move(message.error()));
-    if (auto* pong = std::get_if<p2p::Pong>(&*message); pong && pong->nonce == ping.nonce) {
-      const double rtt = ms_since(sent);
-      wire.expires_never();
-      co_return rtt;
-    }
+    if (wanted(*message)) co_return std::move(*message);
     if (auto* r = std::get_if<p2p::Reject>(&*message)) co_return tl::unexpected(rejected_by_peer(*r));
     if (auto* their = std::get_if<p2p::Ping>(&*message))
       if (auto w = co_await wire.write_message(p2p::Pong{their->nonce}); !w)
@@ -112,8 +109,50 @@ asio::awaitable<tl::expected<double, Failure>> ping(WireStream& wire, Clock::tim
   }
   Failure f;
   f.kind = FailureKind::timeout;
-  f.detail = "ping: no pong among the peer's first " + std::to_string(kMaxMessagesBeforePong) + " messages";
+  f.detail = what + ": no answer among the peer's first " + std::to_string(kMaxMessagesBeforePong) + " messages";
   co_return tl::unexpected(std::move(f));
+}
+
+// Ping -> Pong with the same nonce; returns the round-trip time in ms.
+asio::awaitable<tl::expected<double, Failure>> ping(WireStream& wire, Clock::time_point deadline) {
+  const p2p::Ping ping{random_u64()};
+  wire.expires_at(deadline);
+  const auto sent = Clock::now();
+  if (auto w = co_await wire.write_message(ping); !w) co_return tl::unexpected(std::move(w.error()));
+  const std::function<bool(const p2p::Message&)> is_pong = [&ping](const p2p::Message& m) {
+    const auto* pong = std::get_if<p2p::Pong>(&m);
+    return pong && pong->nonce == ping.nonce;
+  };
+  const std::string what = "ping";
+  auto pong = co_await await_reply(wire, is_pong, what);
+  if (!pong) co_return tl::unexpected(std::move(pong.error()));
+  const double rtt = ms_since(sent);
+  wire.expires_never();
+  co_return rtt;
+}
+
+// The peers a node says it is connected to: GetConnections (protocol
+// version 2), or GetPeers from an older node (its connected peers that
+// listen, with no direction or height).
+asio::awaitable<tl::expected<std::vector<p2p::ConnectionEntry>, Failure>> ask_connections(WireStream& wire,
+                                                                                          const p2p::Hello& theirs,
+                                                                                          Clock::time_point deadline) {
+  const bool v2 = theirs.protocol_version >= p2p::kConnectionsVersion;
+  const p2p::Message ask = v2 ? p2p::Message(p2p::GetConnections{}) : p2p::Message(p2p::GetPeers{});
+  wire.expires_at(deadline);
+  if (auto w = co_await wire.write_message(ask); !w) co_return tl::unexpected(std::move(w.error()));
+  const std::function<bool(const p2p::Message&)> is_answer = [](const p2p::Message& m) {
+    return std::holds_alternative<p2p::Connections>(m) || std::holds_alternative<p2p::Peers>(m);
+  };
+  const std::string what = v2 ? "get_connections" : "get_peers";
+  auto answer = co_await await_reply(wire, is_answer, what);
+  if (!answer) co_return tl::unexpected(std::move(answer.error()));
+  wire.expires_never();
+  if (auto* c = std::get_if<p2p::Connections>(&*answer)) co_return std::move(c->peers);
+  std::vector<p2p::ConnectionEntry> out;
+  for (auto& p : std::get<p2p::Peers>(*answer).peers)
+    out.push_back(p2p::ConnectionEntry{p.node_id, std::move(p.address), p.role, false, 0});
+  co_return out;
 }
 
 // connect_to from a given local address: the socket is bound to `source`
@@ -147,11 +186,33 @@ asio::awaitable<tl::expected<asio::ip::tcp::socket, Failure>> connect_socket(
 }
 
 void fail_step(SessionReport& r, std::string name, double ms, const Failure& f) {
-  r.steps.push_back(Step{std::move(name), StepStatus::failed, ms, f, {}});
-  r.failure = f;
+  r.steps.push_back(Step{std::move(name), StepStatus::failed, ms, probe_view(f), {}});
+  r.failure = r.steps.back().failure;
 }
 
 }  // namespace
+
+Failure probe_view(Failure f) {
+  if (f.code == p2p::to_string(p2p::RejectCode::bad_magic) &&
+      f.detail.find(p2p::kHttpServerNote) != std::string::npos) {
+    f.code = "http_server";
+    f.detail = "this is an HTTP server, not a peer port (the peer port is usually the HTTP port - 1)";
+  }
+  return f;
+}
+
+asio::awaitable<LearntNetwork> learn_network(HostPort address, Millis timeout) {
+  const auto start = Clock::now();
+  auto spec = co_await core::node::request_genesis(address, start + timeout);
+  const double ms = ms_since(start);
+  if (!spec) co_return LearntNetwork{Step{"genesis", StepStatus::failed, ms, probe_view(spec.error()), {}}, {}};
+  Network n;
+  n.name = spec->network;
+  n.genesis_hash = core::chain::genesis_hash(*spec);
+  n.spec = std::move(*spec);
+  n.source = "asked " + address.to_string();
+  co_return LearntNetwork{Step{"genesis", StepStatus::ok, ms, {}, {}}, std::move(n)};
+}
 
 std::optional<double> SessionReport::ok_ms(std::string_view name) const {
   for (const auto& st : steps)
@@ -207,6 +268,39 @@ asio::awaitable<SessionReport> run_session(HostPort address, const std::optional
   }
   co_await wire.close_gracefully(p2p::make_reject(p2p::RejectCode::shutdown, "probe done"));
   co_return r;
+}
+
+asio::awaitable<p2p::CrawlVisit> crawl_visit(HostPort address, const Network& net, Millis timeout) {
+  p2p::CrawlVisit v;
+  v.address = address.to_string();
+  auto fail = [&v](const Failure& raw) {
+    const auto f = probe_view(raw);
+    v.failure_class = f.label();
+    v.failure_detail = f.detail;
+  };
+  auto socket = co_await core::node::connect_to(address, Clock::now() + timeout);
+  if (!socket) {
+    fail(socket.error());
+    co_return v;
+  }
+  const auto id = make_probe_identity(net);
+  WireStream wire(std::move(*socket), core::chain::network_magic(net.name), net.max_message_size);
+  auto hs = co_await core::node::initiate_handshake(wire, id.hello, id.key, id.local, Clock::now() + timeout);
+  if (!hs) {
+    fail(hs.error());
+    co_await close_after(wire, hs.error());
+    co_return v;
+  }
+  v.hello = hs->theirs;
+  auto connections = co_await ask_connections(wire, hs->theirs, Clock::now() + timeout);
+  if (!connections) {
+    v.failure_detail = "reached, but its connections are unknown: " + connections.error().detail;
+    co_await close_after(wire, connections.error());
+    co_return v;
+  }
+  v.connections = std::move(*connections);
+  co_await wire.close_gracefully(p2p::make_reject(p2p::RejectCode::shutdown, "crawl done"));
+  co_return v;
 }
 
 }  // namespace tpeer_probe

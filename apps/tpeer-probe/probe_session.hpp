@@ -13,6 +13,7 @@
 
 #include "libcore/node/wire.hpp"
 #include "libcore/p2p/messages.hpp"
+#include "libcore/p2p/network_map.hpp"
 #include "libcore/util/address.hpp"
 #include "libcore/util/units.hpp"
 #include "tpeer-probe/probe_network.hpp"
@@ -42,6 +43,21 @@ struct SessionReport {
   std::optional<double> ok_ms(std::string_view name) const;
 };
 
+// The network a peer says it is on, learnt by asking it for its genesis
+// (the pre-handshake genesis request: a connection of its own, bounded by
+// `timeout`). The step is named "genesis"; on success `network` holds the
+// peer's genesis (so its masternode list checks role claims), its source
+// "asked the peer". Never fails: a failure is in the step.
+struct LearntNetwork {
+  Step step;
+  std::optional<Network> network;
+};
+boost::asio::awaitable<LearntNetwork> learn_network(core::util::HostPort address, core::util::Millis timeout);
+
+// The failure as the probe reports it: a bad magic that reads "HTTP" is
+// code "http_server" ("this is an HTTP server"), not a protocol fault.
+core::node::Failure probe_view(core::node::Failure f);
+
 // What a session does once the handshake is done.
 enum class AfterHandshake { close, ping };
 
@@ -59,5 +75,14 @@ enum class AfterHandshake { close, ping };
 boost::asio::awaitable<SessionReport> run_session(core::util::HostPort address, const std::optional<Network>& net,
                                                   core::util::Millis timeout, AfterHandshake then,
                                                   std::optional<boost::asio::ip::address> source = std::nullopt);
+
+// One stop of a crawl: TCP connect, handshake on `net` (fresh key), then
+// the peers the node is connected to now (GetConnections; GetPeers from a
+// version-1 node), then a close with Reject(shutdown, "crawl done"). Each
+// step bounded by `timeout`. Never fails: a node not reached has its
+// failure class and detail in the visit; a node reached that did not say
+// has no connections.
+boost::asio::awaitable<core::p2p::CrawlVisit> crawl_visit(core::util::HostPort address, const Network& net,
+                                                          core::util::Millis timeout);
 
 }  // namespace tpeer_probe

@@ -27,8 +27,11 @@ core::util::Result<core::util::Millis> parse_timeout(const std::string& text) {
 
 int run_tpeer_probe(const Settings& s) {
   core::crypto::init();
-  static const std::map<std::string, std::function<int(const Settings&)>> kCommands = {
-      {"connect", cmd_connect}, {"health", cmd_health}, {"stress", cmd_stress}, {"local", cmd_local}};
+  static const std::map<std::string, std::function<int(const Settings&)>> kCommands = {{"connect", cmd_connect},
+                                                                                       {"crawl", cmd_crawl},
+                                                                                       {"health", cmd_health},
+                                                                                       {"stress", cmd_stress},
+                                                                                       {"local", cmd_local}};
   auto it = kCommands.find(s.command);
   if (it == kCommands.end()) return usage_error("unknown command '" + s.command + "'");
   try {
@@ -60,10 +63,32 @@ int tpeer_probe_main(int argc, char** argv) {
     c->add_option("-t,--timeout", s.timeout, what)->capture_default_str();
   };
 
-  auto* connect = cli.add_subcommand("connect", "TCP connect, handshake and ping each target; classify failures");
-  connect->add_option("target", s.targets, "HOST[:PORT] (default port 24100), one or more")->required();
+  auto* connect = cli.add_subcommand(
+      "connect",
+      "TCP connect, handshake and ping each target; classify failures. Without a network, ask each peer for its "
+      "genesis first");
+  connect->add_option("target", s.targets,
+                      "HOST[:PORT] (default port 24100), one or more; none: every masternode of --genesis/--config");
   add_network(connect);
   add_timeout(connect, "Limit of each step, e.g. 5s, 500ms");
+
+  auto* crawl = cli.add_subcommand(
+      "crawl",
+      "Walk the network from its seeds (and genesis masternodes): who is connected to whom, components (a split "
+      "network), masternodes missing, heights and tips; exit 1 unless one component with every masternode");
+  crawl->add_option("seed", s.targets, "HOST[:PORT] to start from; none: the masternodes of --genesis/--config");
+  add_network(crawl);
+  add_timeout(crawl, "Limit of each connect, handshake and answer");
+  crawl->add_option("--max-nodes", s.max_nodes, "Dial at most this many addresses")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000}));
+  crawl->add_option("-j,--concurrency", s.concurrency, "At most this many nodes at once (one connection each)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1'000}));
+  crawl->add_option("--time-limit", s.time_limit, "No new dial after this long, e.g. 60s")->capture_default_str();
+  crawl->add_option("--dot", s.dot_file, "Write the graph as Graphviz DOT to this file");
+  crawl->add_option("--svg", s.svg_file, "Render the graph as SVG to this file (Graphviz's dot)");
+  crawl->add_option("--png", s.png_file, "Render the graph as PNG to this file (Graphviz's dot)");
 
   auto* health = cli.add_subcommand("health", "GET /health of a node's HTTP endpoint");
   health->add_option("target", s.target, "http://HOST[:PORT][/PATH] or HOST[:PORT] (default port 24101)")->required();

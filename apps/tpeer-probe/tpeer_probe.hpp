@@ -1,7 +1,8 @@
 #pragma once
 // tpeer-probe: connectivity tester for operators and scripts (DESIGN.md
 // section 10). connect: TCP connect, handshake and ping against nodes, each
-// step timed and any failure classified; health: a node's GET /health;
+// step timed and any failure classified; crawl: the map of a whole network
+// (components, missing masternodes, tips); health: a node's GET /health;
 // stress: many handshakes against one node; local: this host's open-file
 // limits, sockets on the node port and the ephemeral port range.
 
@@ -21,10 +22,10 @@ inline constexpr std::uint16_t kDefaultPeerPort = 24100;
 inline constexpr std::uint16_t kDefaultHttpPort = 24101;
 
 struct Settings {
-  std::string command;  // connect | health | stress | local
+  std::string command;  // connect | crawl | health | stress | local
   bool json = false;
 
-  std::vector<std::string> targets;  // connect: HOST[:PORT]...
+  std::vector<std::string> targets;  // connect: HOST[:PORT]...; crawl: seeds
   std::string target;                // health: URL or HOST[:PORT]; stress: HOST[:PORT]
   std::string timeout = "5s";        // connect, stress: per step; health: the request
 
@@ -36,8 +37,13 @@ struct Settings {
   std::string genesis_hash;
 
   std::uint64_t connections = 100;   // stress: handshakes in total
-  std::uint64_t concurrency = 8;     // stress: at most this many at once
+  std::uint64_t concurrency = 8;     // stress, crawl: at most this many at once
   std::vector<std::string> sources;  // stress: local IP addresses to connect from, round robin
+
+  // crawl: seeds are `targets`; the walk's bounds and the picture's files.
+  std::uint64_t max_nodes = 1000;
+  std::string time_limit = "60s";
+  std::string dot_file, svg_file, png_file;
 
   std::uint16_t port = kDefaultPeerPort;  // local
   bool port_given = false;                // local: --port was given (overrides --config)

@@ -248,9 +248,8 @@ asio::awaitable<void> WireStream::close_gracefully(const std::optional<p2p::Reje
   close();
 }
 
-asio::awaitable<tl::expected<chain::GenesisSpec, Failure>> fetch_genesis(const util::HostPort& address,
-                                                                         const crypto::Hash32& expected,
-                                                                         SteadyTime deadline) {
+asio::awaitable<tl::expected<chain::GenesisSpec, Failure>> request_genesis(const util::HostPort& address,
+                                                                           SteadyTime deadline) {
   auto socket = co_await connect_to(address, deadline);
   if (!socket) co_return tl::unexpected(std::move(socket.error()));
   WireStream wire(std::move(*socket), kGenesisRequestMagic, p2p::kMaxGenesisBytes + 8);
@@ -268,16 +267,24 @@ asio::awaitable<tl::expected<chain::GenesisSpec, Failure>> fetch_genesis(const u
         FailureKind::protocol_error,
         p2p::Rejection{p2p::RejectCode::protocol_error,
                        "expected genesis, got " + std::string(p2p::to_string(p2p::message_type(*reply)))}));
-  const auto got = chain::genesis_hash(g->spec);
+  co_return std::move(g->spec);
+}
+
+asio::awaitable<tl::expected<chain::GenesisSpec, Failure>> fetch_genesis(const util::HostPort& address,
+                                                                         const crypto::Hash32& expected,
+                                                                         SteadyTime deadline) {
+  auto spec = co_await request_genesis(address, deadline);
+  if (!spec) co_return spec;
+  const auto got = chain::genesis_hash(*spec);
   if (got != expected) {
     Failure f;
     f.kind = FailureKind::rejected;
     f.code = std::string(p2p::to_string(p2p::RejectCode::genesis_mismatch));
     f.detail =
-        "it serves genesis " + got.hex() + " (network '" + g->spec.network + "'), not the pinned " + expected.hex();
+        "it serves genesis " + got.hex() + " (network '" + spec->network + "'), not the pinned " + expected.hex();
     co_return tl::unexpected(std::move(f));
   }
-  co_return std::move(g->spec);
+  co_return spec;
 }
 
 // ------------------------------------------------------------------ handshake

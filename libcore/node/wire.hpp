@@ -167,7 +167,12 @@ class WireStream {
 // the result to a named variable first.
 
 // Asks `address` for its genesis with a genesis request (kGenesisRequestMagic)
-// and checks it against `expected` before returning it. A spec whose hash
+// and returns the spec as served, checked only for validity (the decoder's):
+// who trusts it must compare its hash with a pin, or say it was not checked.
+asio::awaitable<tl::expected<chain::GenesisSpec, Failure>> request_genesis(const util::HostPort& address,
+                                                                           SteadyTime deadline);
+
+// request_genesis, then checks the spec against `expected` before returning it. A spec whose hash
 // differs fails with kind rejected and code "genesis_mismatch" (by_peer
 // false), naming both hashes; socket and framing failures as usual.
 asio::awaitable<tl::expected<chain::GenesisSpec, Failure>> fetch_genesis(const util::HostPort& address,

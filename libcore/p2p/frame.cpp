@@ -85,7 +85,9 @@ void FrameDecoder::header_field_complete() {
   switch (header_size_) {
     case kMagicEnd: {
       std::uint32_t magic = le32(header_.data());
-      if (magic != magic_) fail(RejectCode::bad_magic, "bad magic " + hex32(magic) + ", expected " + hex32(magic_));
+      if (magic != magic_)
+        fail(RejectCode::bad_magic, "bad magic " + hex32(magic) + ", expected " + hex32(magic_) +
+                                        (magic == kHttpMagic ? " (" + std::string(kHttpServerNote) + ")" : ""));
       break;
     }
     case kTypeEnd: {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string_view>
 
 #include <tl/expected.hpp>
 
@@ -27,6 +28,13 @@ namespace core::p2p {
 inline constexpr std::size_t kFrameHeaderSize = 4 + 2 + 4 + 4;
 // Default of the `max_message_size` setting: the largest payload accepted.
 inline constexpr std::size_t kDefaultMaxMessageSize = std::size_t{4} << 20;
+
+// "HTTP" read as a frame magic (little-endian): the other side answered
+// with an HTTP status line. The bad_magic detail then ends with
+// kHttpServerNote, so whoever dialled an HTTP port by mistake is told so.
+inline constexpr std::uint32_t kHttpMagic = 0x50545448;
+inline constexpr std::string_view kHttpServerNote =
+    "the peer answered in HTTP: this is an HTTP server, not a peer port";
 
 struct Frame {
   MessageType type = MessageType::Hello;

@@ -114,11 +114,12 @@ def never_speaks(conn, record):
     return "hold"  # keep the connection open and silent until the test ends
 
 
-def sends_garbage(conn, record):
-    """Reads the probe's Hello, answers with HTTP, then records every frame
-    the probe sends until it closes (it must send a Reject first)."""
+def sends_garbage(conn, record, garbage=b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"):
+    """Reads the probe's Hello, answers with `garbage` (an SSH banner), then
+    records every frame the probe sends until it closes (it must send a
+    Reject first)."""
     record["hello"] = read_frame(conn)
-    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+    conn.sendall(garbage)
     frames = []
     while True:
         try:
@@ -212,6 +213,23 @@ t.check("listener that answers with garbage: protocol_error:bad_magic, and the p
         garbage_is_protocol_error)
 
 
+def http_answer_is_named():
+    listener = Listener(lambda conn, record: sends_garbage(
+        conn, record, b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"))
+    try:
+        doc = probe_json("connect", *NET, "--timeout", "5s", f"127.0.0.1:{listener.port}", rc=1)
+        tg = only_target(doc)
+        expect_eq(tg["class"], "protocol_error:http_server", "class")
+        expect_in("this is an HTTP server", step(tg, "handshake")["detail"], "detail")
+        r = probe("connect", *NET, f"127.0.0.1:{listener.port}")
+        expect_in("this is an HTTP server", r.stdout, "human output")
+    finally:
+        listener.close()
+
+
+t.check("a peer that answers in HTTP: class protocol_error:http_server, 'this is an HTTP server'", http_answer_is_named)
+
+
 def close_is_reset():
     for behaviour, what in ((reads_hello_then_closes, "reads the Hello, then closes"),
                             (closes_at_once, "closes at once")):
@@ -228,40 +246,39 @@ def close_is_reset():
 t.check("listener that closes without a reason: class reset, exit 1", close_is_reset)
 
 
-def no_network_connect_only():
+def no_network_asks_genesis_first():
     listener = Listener(never_speaks)
     try:
         for args in (["--json", "connect"], ["connect", "--json"]):  # --json before and after the command
-            r = probe(*args, f"127.0.0.1:{listener.port}")
-            expect_rc(r, 0)
+            r = probe(*args, "--timeout", STEP_TIMEOUT, f"127.0.0.1:{listener.port}")
+            expect_rc(r, 1)
             doc = r.json()
             expect_eq(doc["network"], None, "network")
             tg = only_target(doc)
-            expect_eq((tg["ok"], tg["class"]), (True, "ok"), "target (ok, class)")
-            expect_step_names(tg, ["connect", "handshake", "ping"])
-            hs = step(tg, "handshake")
-            expect_eq((hs["ok"], hs["status"]), (False, "skipped"), "handshake step (ok, status)")
-            expect_in("--genesis", hs["reason"], "why the handshake was skipped")
-            expect_eq(step(tg, "ping")["status"], "skipped", "ping step")
+            expect_eq((tg["ok"], tg["class"]), (False, "timeout"), "target (ok, class)")
+            expect_step_names(tg, ["genesis"])
+            g = step(tg, "genesis")
+            expect_eq((g["ok"], g["status"], g["class"]), (False, "failed", "timeout"), "genesis step")
     finally:
         listener.close()
 
 
-t.check("no network given: TCP connect only, handshake reported as skipped, exit 0", no_network_connect_only)
+t.check("no network given: the peer is asked for its genesis first; a silent one times out in that step, exit 1",
+        no_network_asks_genesis_first)
 
 
 def several_targets_in_order():
     listener = Listener(never_speaks)
     port = closed_port()
     try:
-        doc = probe_json("connect", f"127.0.0.1:{listener.port}", f"127.0.0.1:{port}", rc=1)
-        expect_eq([tg["class"] for tg in doc["targets"]], ["ok", "refused"], "classes, in argument order")
+        doc = probe_json("connect", "--timeout", STEP_TIMEOUT, f"127.0.0.1:{listener.port}", f"127.0.0.1:{port}", rc=1)
+        expect_eq([tg["class"] for tg in doc["targets"]], ["timeout", "refused"], "classes, in argument order")
         expect_eq(doc["ok"], False, "ok")
     finally:
         listener.close()
 
 
-t.check("two targets, one refused: both reported in order, exit 1", several_targets_in_order)
+t.check("two targets, one silent, one refused: both reported in order, exit 1", several_targets_in_order)
 
 
 def usage_errors():
@@ -275,6 +292,10 @@ def usage_errors():
         ["stress", "127.0.0.1"],
         ["stress", *NET, "--connections", "0", "127.0.0.1"],
         ["health", "https://127.0.0.1"],
+        ["crawl"],
+        ["crawl", "--time-limit", "0s", "127.0.0.1"],
+        ["crawl", "--max-nodes", "0", "127.0.0.1"],
+        ["crawl", "--network", "testnet", "127.0.0.1"],
     ]
     for args in cases:
         r = probe(*args)
