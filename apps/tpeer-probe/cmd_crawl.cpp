@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -192,7 +193,8 @@ void print_text(const p2p::NetworkMap& m, const Network& net, std::size_t dialle
   for (const auto& [id, n] : m.nodes) masternodes += n.reached && n.role == p2p::Role::Masternode ? 1 : 0;
   std::cout << col("reached", 14) << m.reached() << " nodes (" << masternodes << " masternode"
             << (masternodes == 1 ? "" : "s") << "), " << m.nodes.size() - m.reached()
-            << " more known from their peers, " << m.unreachable.size() << " addresses unreachable\n";
+            << " more known from their peers, " << m.unreachable.size()
+            << (m.unreachable.size() == 1 ? " address" : " addresses") << " unreachable\n";
   const auto confirmed =
       std::count_if(m.edges.begin(), m.edges.end(), [&](const auto& e) { return e.confirmed(m.nodes); });
   std::cout << col("connections", 14) << m.edges.size() << " (" << confirmed << " confirmed by both ends)\n";
@@ -227,7 +229,15 @@ void print_text(const p2p::NetworkMap& m, const Network& net, std::size_t dialle
               << (g.height < m.best_height ? "  (behind by " + std::to_string(m.best_height - g.height) + ")" : "")
               << "\n";
   std::cout << "nodes\n";
-  for (const auto& [id, n] : m.nodes) {
+  // By side, then masternodes by name, then the rest by id.
+  std::vector<const p2p::MapNode*> order;
+  for (const auto& [id, n] : m.nodes) order.push_back(&n);
+  std::stable_sort(order.begin(), order.end(), [](const p2p::MapNode* x, const p2p::MapNode* y) {
+    return std::tuple(x->component, x->name.empty(), x->name) < std::tuple(y->component, y->name.empty(), y->name);
+  });
+  for (const auto* node : order) {
+    const auto& n = *node;
+    const auto& id = n.id;
     std::cout << "  " << col(name_of(n), 18) << col(std::string(p2p::to_string(n.role)), 11)
               << col(first_address(n), 22) << col(n.height ? "height " + std::to_string(*n.height) : "height ?", 14)
               << col("peers " + std::to_string(degree(m, id)), 10);
