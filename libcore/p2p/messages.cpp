@@ -40,6 +40,20 @@ util::Result<bool> read_flag(codec::Reader& r) {
   return *v == 1;
 }
 
+// Peers and Connections: a count (at most kMaxPeersPerMessage, checked
+// against the bytes left) and that many entries read by `read_entry`.
+template <typename M, typename ReadEntry>
+util::Result<M> decode_peer_list(std::span<const std::uint8_t> payload, std::string_view name,
+                                 std::size_t min_entry_size, ReadEntry read_entry) {
+  FieldReader in(payload, name);
+  M m;
+  std::uint32_t n = 0;
+  in.count("number of peers", n, kMaxPeersPerMessage, min_entry_size);
+  m.peers.resize(n);
+  for (auto& p : m.peers) read_entry(in, p);
+  return in.finish(std::move(m));
+}
+
 void encode_hello(codec::Writer& w, const Hello& m) {
   assert(m.network.size() <= kMaxNetworkName && m.user_agent.size() <= kMaxUserAgent);
   w.u32(m.protocol_version).u32(m.min_version).str(m.network).fixed(m.genesis_hash).fixed(m.node_id);
@@ -398,16 +412,10 @@ util::Result<GetPeers> decode_get_peers(std::span<const std::uint8_t> payload) {
 }
 
 util::Result<Peers> decode_peers(std::span<const std::uint8_t> payload) {
-  FieldReader in(payload, "peers");
-  Peers m;
-  std::uint32_t n = 0;
-  in.count("number of peers", n, kMaxPeersPerMessage, kMinPeerEntrySize);
-  m.peers.resize(n);
-  for (auto& p : m.peers) {
+  return decode_peer_list<Peers>(payload, "peers", kMinPeerEntrySize, [](FieldReader& in, PeerEntry& p) {
     in.fixed("node_id", p.node_id).str("address", p.address, kMaxPeerAddress).read("role", p.role, read_role);
     in.i64("last_seen_ms", p.last_seen_ms);
-  }
-  return in.finish(std::move(m));
+  });
 }
 
 util::Result<GetGenesis> decode_get_genesis(std::span<const std::uint8_t> payload) {
@@ -430,16 +438,11 @@ util::Result<GetConnections> decode_get_connections(std::span<const std::uint8_t
 }
 
 util::Result<Connections> decode_connections(std::span<const std::uint8_t> payload) {
-  FieldReader in(payload, "connections");
-  Connections m;
-  std::uint32_t n = 0;
-  in.count("number of peers", n, kMaxPeersPerMessage, kMinConnectionEntrySize);
-  m.peers.resize(n);
-  for (auto& p : m.peers) {
-    in.fixed("node_id", p.node_id).str("address", p.address, kMaxPeerAddress).read("role", p.role, read_role);
-    in.read("outbound", p.outbound, read_flag).u64("best_height", p.best_height);
-  }
-  return in.finish(std::move(m));
+  return decode_peer_list<Connections>(
+      payload, "connections", kMinConnectionEntrySize, [](FieldReader& in, ConnectionEntry& p) {
+        in.fixed("node_id", p.node_id).str("address", p.address, kMaxPeerAddress).read("role", p.role, read_role);
+        in.read("outbound", p.outbound, read_flag).u64("best_height", p.best_height);
+      });
 }
 
 // --- any message ------------------------------------------------------------
