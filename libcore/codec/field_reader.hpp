@@ -101,6 +101,9 @@ class FieldReader {
 
   // No error so far.
   bool ok() const { return !error_; }
+  // Bytes left to read: a record whose newer version appends an optional
+  // last field reads it only when some are.
+  std::size_t remaining() const { return r_.remaining(); }
 
   // The value, or the first error.
   template <typename T>

@@ -37,6 +37,8 @@ inline constexpr Millis kIdleTimeout = seconds(90);
 inline constexpr Millis kStallTimeout = seconds(2);
 inline constexpr std::uint64_t kMaxMessageSize = std::uint64_t{4} << 20;
 // Hostile peers (DESIGN.md 11).
+inline constexpr std::size_t kMaxAddressLength =
+    255;  // network.external_address; the wire's bound (p2p::kMaxPeerAddress)
 inline constexpr std::size_t kMaxAddressBook = 1024;               // known addresses, every class together
 inline constexpr std::size_t kMaxAddressesPerSource = 128;         // introduced by one gossiping/inbound IP
 inline constexpr std::uint32_t kMaxDialsPerSecond = 10;            // new outbound attempts, all addresses

@@ -174,9 +174,13 @@ util::Result<void> validate(const NodeConfig& c) {
     return bad("genesis.file", "either genesis.file or genesis.hash must be set");
   if (c.bootstrap_node && c.genesis_file.empty())
     return bad("genesis.bootstrap_node", "a bootstrap node needs genesis.file (it serves genesis to others)");
-  if (!c.external_address.empty())
+  if (!c.external_address.empty()) {
     if (auto a = util::parse_host_port(c.external_address); !a)
       return bad("network.external_address", a.error().message);
+    if (c.external_address.size() > defaults::kMaxAddressLength)
+      return bad("network.external_address",
+                 "longer than " + std::to_string(defaults::kMaxAddressLength) + " bytes (peers refuse it)");
+  }
   return {};
 }
 

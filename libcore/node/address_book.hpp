@@ -82,7 +82,7 @@ struct AddressEntry {
 struct ConnectionOrigin {
   bool outbound = false;
   std::string dial_key;        // outbound: the address dialled
-  std::string listen_address;  // inbound: the socket's IP with the port its Hello announced ("" if none)
+  std::string listen_address;  // inbound: Connection::listen_address(), as the peer announced it ("" if none)
 };
 
 struct AddressBookSettings {
@@ -147,7 +147,8 @@ class AddressBook {
   // A dial's handshake completed with node `id`.
   void record_success(AddressEntry& e, const NodeId& id, SteadyPoint now, std::int64_t now_ms);
   // An inbound peer `id` from `source_ip` completed its handshake announcing
-  // `listen` (its IP with the port its Hello gave), which is unverified: an
+  // `listen` (its Hello's address, or its IP with its listen port), which
+  // is unverified: an
   // unknown address is added as discovered (counted against source_ip),
   // without a node id; an entry verified for `id` gets fresh evidence; an
   // entry verified for another node is left untouched.

@@ -70,7 +70,12 @@ void Connection::set_handshake(const HandshakeResult& hs) {
   ours_ = hs.ours;
   theirs_ = hs.theirs;
   id_ = theirs_.node_id;
-  if (theirs_.listen_port != 0) listen_address_ = util::HostPort{remote_ip_, theirs_.listen_port}.to_string();
+  // The address it announced (signed in its Hello); a peer that announces
+  // none is taken at its socket's IP with the port it listens on.
+  if (!theirs_.address.empty())
+    listen_address_ = theirs_.address;
+  else if (theirs_.listen_port != 0)
+    listen_address_ = util::HostPort{remote_ip_, theirs_.listen_port}.to_string();
   wire_.set_max_message_size(max_message_size_);  // the peer is known now
 }
 

@@ -119,7 +119,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const NodeId& id() const { return id_; }
   // As the peer sent it, its user agent made printable (HandshakeResult).
   const p2p::Hello& hello() const { return theirs_; }
-  // Where it accepts peers: its IP with the port its Hello announced ("" if none).
+  // Where it accepts peers, as it says: the address its Hello announced,
+  // else its IP with its Hello's listen port ("" if neither). Unverified:
+  // the address book trusts it only once a dial there finds this node.
   const std::string& listen_address() const { return listen_address_; }
   ConnectionOrigin origin() const { return {outbound_, dial_key_, listen_address_}; }
   // Duplicate resolution in progress (the owner's step between handshake and run()).

@@ -49,6 +49,7 @@ p2p::Hello ConnectionManager::our_hello() const {
   h.node_id = own_id_;
   h.role = local_.role;
   h.listen_port = listen_port_;
+  h.address = announced_address_;
   auto tip = store_.tip();
   h.best_height = tip.height;
   h.best_hash = tip.hash;

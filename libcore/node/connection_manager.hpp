@@ -80,6 +80,8 @@ class ConnectionManager final : public ConnectionEvents, public PeerActions {
   void set_handler(PeerHandler& handler) { handler_ = &handler; }
   void set_wake_dialler(std::function<void()> wake) { wake_dialler_ = std::move(wake); }
   void set_listen_port(std::uint16_t port) { listen_port_ = port; }
+  // What our Hello announces as our address ("" for nothing).
+  void set_announced_address(std::string address) { announced_address_ = std::move(address); }
 
   // ---- who we are
   const LocalPeer& local() const { return local_; }
@@ -178,6 +180,7 @@ class ConnectionManager final : public ConnectionEvents, public PeerActions {
   PeerHandler* handler_ = nullptr;
   std::function<void()> wake_dialler_;
   std::uint16_t listen_port_ = 0;
+  std::string announced_address_;
 
   PeerScores scores_;
   std::set<ConnectionPtr> connections_;    // every open connection, any state

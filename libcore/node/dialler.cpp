@@ -127,7 +127,7 @@ util::Result<void> Dialler::dial_now(const util::HostPort& address) {
 asio::awaitable<void> Dialler::run_outbound(std::string k, util::HostPort address) {
   const auto started_at = Clock::now();
   const auto deadline = started_at + s_.handshake_timeout;
-  auto socket = co_await connect_to(address, deadline);
+  auto socket = co_await connect_to(address, deadline, source_);
   if (!socket) {
     m_.dial_errors.with({socket.error().reason()}).inc();
     dial_failed(k, socket.error());

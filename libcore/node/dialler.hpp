@@ -53,6 +53,9 @@ class Dialler {
   void stop();
   // Re-plans now (something changed that may make a dial due).
   void poke();
+  // Where outbound connections leave from (dial_source()); nullopt: the
+  // system's choice. Before start().
+  void set_source(std::optional<asio::ip::address> source) { source_ = std::move(source); }
   // The operator's /admin/connect: `address` (added as static, source
   // admin, forgiven its past) is dialled at once unless a dial is in flight.
   util::Result<void> dial_now(const util::HostPort& address);
@@ -75,6 +78,7 @@ class Dialler {
   asio::steady_timer timer_;
   util::TokenBucket dials_;
   std::mt19937_64 rng_;
+  std::optional<asio::ip::address> source_;
   bool stopped_ = false;
 };
 

@@ -25,6 +25,17 @@ Listener::Listener(asio::io_context& io, ListenerSettings settings, ConnectionMa
                    const chain::GenesisSpec& genesis)
     : io_(io), s_(std::move(settings)), manager_(manager), book_(book), genesis_(genesis), acceptor_(io) {}
 
+std::string announced_address(const std::string& external_address, const tcp::endpoint& bound) {
+  if (!external_address.empty()) return external_address;
+  if (auto ip = dial_source(bound)) return util::HostPort{ip->to_string(), bound.port()}.to_string();
+  return {};
+}
+
+std::optional<asio::ip::address> dial_source(const tcp::endpoint& bound) {
+  if (bound.address().is_unspecified()) return std::nullopt;
+  return bound.address();
+}
+
 util::Result<std::uint16_t> Listener::bind() {
   boost::system::error_code ec;
   const auto where = s_.listen.to_string();
@@ -49,6 +60,12 @@ util::Result<std::uint16_t> Listener::bind() {
     return util::fail("network.listen " + where + ": " + ec.message());
   }
   return port;
+}
+
+tcp::endpoint Listener::local_endpoint() const {
+  boost::system::error_code ec;
+  auto endpoint = acceptor_.local_endpoint(ec);
+  return ec ? tcp::endpoint() : endpoint;
 }
 
 void Listener::start() { spawn(io_, accept_loop(), "p2p accept loop"); }

@@ -42,6 +42,15 @@ struct ListenerSettings {
   std::uint32_t max_genesis_requests_per_minute = config::defaults::kMaxGenesisRequestsPerMinute;
 };
 
+// The address this node's Hello announces: `external_address` when set;
+// else `bound`, the listener's endpoint, when its IP is specific (not
+// 0.0.0.0 or ::), with the port actually bound; else "" (peers then take
+// the socket's IP with our listen port).
+std::string announced_address(const std::string& external_address, const tcp::endpoint& bound);
+// Where outbound connections leave from: the listener's IP when it is
+// specific, so that peers see us at the address we listen on.
+std::optional<asio::ip::address> dial_source(const tcp::endpoint& bound);
+
 class Listener {
  public:
   Listener(asio::io_context& io, ListenerSettings settings, ConnectionManager& manager, AddressBook& book,
@@ -50,6 +59,8 @@ class Listener {
   // Binds and listens. Returns the bound port; fails naming the address
   // ("network.listen 127.0.0.1:24100: address already in use").
   util::Result<std::uint16_t> bind();
+  // The bound endpoint (after bind): its IP is the listen host's, resolved.
+  tcp::endpoint local_endpoint() const;
   // Starts accepting (after bind).
   void start();
   // Stops accepting.

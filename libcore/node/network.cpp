@@ -94,7 +94,7 @@ struct Network::Parts {
   bool stopping = false;
 
   void load_records();
-  void seed_address_book();
+  void seed_address_book(const std::string& announced);
   std::size_t persist_book();
   void on_persist_beat();
   void check_partition(Clock::time_point now);
@@ -132,14 +132,14 @@ void Network::Parts::load_records() {
                  bans.size(), expired, bad ? ", " + std::to_string(bad) + " unreadable records skipped and kept" : "");
 }
 
-void Network::Parts::seed_address_book() {
+void Network::Parts::seed_address_book(const std::string& announced) {
   std::vector<std::pair<util::HostPort, NodeId>> masternodes;
   for (const auto& mn : genesis.masternodes) {
     if (mn.address.empty()) continue;
     if (auto a = util::parse_host_port(mn.address))
       masternodes.emplace_back(*a, mn.pubkey);  // validated with the genesis
   }
-  const auto removed = book.seed(masternodes, s.static_peers, {s.listen.to_string(), s.external_address});
+  const auto removed = book.seed(masternodes, s.static_peers, {s.listen.to_string(), s.external_address, announced});
   if (!removed.empty()) {
     peer_store.write_addresses({}, removed);
     spdlog::info("p2p: forgot {} static peer(s) no longer in network.peers", removed.size());
@@ -194,8 +194,13 @@ util::Result<std::uint16_t> Network::start() {
   auto port = p_->listener.bind();
   if (!port) return port;
   p_->manager.set_listen_port(*port);
+  const auto bound = p_->listener.local_endpoint();
+  const auto announced = announced_address(p_->s.external_address, bound);
+  p_->manager.set_announced_address(announced);
+  p_->dialler.set_source(dial_source(bound));
+  if (!announced.empty()) spdlog::info("p2p: announcing {} as this node's address", announced);
   p_->load_records();
-  p_->seed_address_book();
+  p_->seed_address_book(announced);
   p_->m.connections_max.set(
       static_cast<double>(p_->s.max_inbound + p_->s.max_outbound + p_->manager.local().masternodes.size()));
   p_->listener.start();

@@ -112,9 +112,9 @@ std::uint16_t remote_port_of(const tcp::socket& s) {
   return ec ? 0 : ep.port();
 }
 
-asio::awaitable<tl::expected<tcp::socket, Failure>> connect_to(const util::HostPort& address, SteadyTime deadline) {
+asio::awaitable<tl::expected<tcp::socket, Failure>> connect_to(const util::HostPort& address, SteadyTime deadline,
+                                                               std::optional<asio::ip::address> source) {
   auto executor = co_await asio::this_coro::executor;
-  beast::tcp_stream stream(executor);
   boost::system::error_code ec;
   std::vector<tcp::endpoint> endpoints;
   if (auto ip = asio::ip::make_address(address.host, ec); !ec) {
@@ -132,13 +132,30 @@ asio::awaitable<tl::expected<tcp::socket, Failure>> connect_to(const util::HostP
       co_return tl::unexpected(f);
     }
   }
-  stream.expires_at(deadline);
-  auto [cec, endpoint] = co_await stream.async_connect(endpoints, kTuple);
-  (void)endpoint;
-  if (cec) co_return tl::unexpected(socket_failure(cec, "connect"));
-  stream.expires_never();
-  stream.socket().set_option(tcp::no_delay(true), ec);
-  co_return stream.release_socket();
+  // One socket per address tried: asio's range connect reopens the socket
+  // for each, which would lose the bind.
+  const std::string step = source ? "connect from " + source->to_string() : "connect";
+  Failure last;
+  for (const auto& endpoint : endpoints) {
+    beast::tcp_stream stream(executor);
+    stream.socket().open(endpoint.protocol(), ec);
+    if (ec) co_return tl::unexpected(socket_failure(ec, "open socket"));
+    if (source && source->is_v4() == endpoint.address().is_v4()) {
+      stream.socket().bind(tcp::endpoint(*source, 0), ec);
+      if (ec) co_return tl::unexpected(socket_failure(ec, "bind " + source->to_string()));
+    }
+    stream.expires_at(deadline);
+    auto [cec] = co_await stream.async_connect(endpoint, kTuple);
+    if (cec) {
+      last = socket_failure(cec, step);
+      if (last.kind == FailureKind::timeout) break;  // the deadline is spent
+      continue;
+    }
+    stream.expires_never();
+    stream.socket().set_option(tcp::no_delay(true), ec);
+    co_return stream.release_socket();
+  }
+  co_return tl::unexpected(std::move(last));
 }
 
 WireStream::WireStream(tcp::socket socket, std::uint32_t magic, std::size_t max_message_size)
@@ -354,6 +371,8 @@ asio::awaitable<tl::expected<HandshakeResult, Failure>> respond_handshake(WireSt
   if (admit)
     if (auto refusal = admit(*theirs)) co_return tl::unexpected(local_failure(FailureKind::rejected, *refusal));
   p2p::Hello ours = hello;
+  // A version-1 initiator would refuse a reply carrying an address.
+  if (theirs->protocol_version < p2p::kHelloAddressVersion) ours.address.clear();
   ours.ack_nonce = theirs->session_nonce;
   p2p::sign_responder_hello(ours, key);
   const p2p::Message reply = ours;

@@ -100,9 +100,15 @@ Failure socket_failure(const boost::system::error_code& ec, const std::string& s
 std::string remote_ip_of(const tcp::socket& socket);
 std::uint16_t remote_port_of(const tcp::socket& socket);
 
-// Resolves and connects, at most until `deadline`. The stream is returned
-// with no expiry set.
-asio::awaitable<tl::expected<tcp::socket, Failure>> connect_to(const util::HostPort& address, SteadyTime deadline);
+// Resolves and connects, at most until `deadline`, trying the resolved
+// addresses in order. With a `source` the connection leaves from it: the
+// socket is bound to (source, any port) before it connects to an address
+// of source's family (one of another family connects unbound: the source
+// cannot be its address). A failed bind fails the dial, classified like a
+// socket error ("bind 127.0.0.2: cannot assign requested address" is
+// unreachable). The stream is returned with no expiry set.
+asio::awaitable<tl::expected<tcp::socket, Failure>> connect_to(const util::HostPort& address, SteadyTime deadline,
+                                                               std::optional<asio::ip::address> source = std::nullopt);
 
 class WireStream {
  public:

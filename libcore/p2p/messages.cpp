@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "libcore/codec/field_reader.hpp"
+#include "libcore/config/defaults.hpp"
+#include "libcore/util/address.hpp"
 
 namespace core::p2p {
 
@@ -21,6 +23,8 @@ static_assert(variant_in_wire_order(std::make_index_sequence<std::variant_size_v
 static_assert(std::variant_size_v<Message> == kAllMessageTypes.size());
 
 constexpr std::size_t kHashSize = crypto::Hash32::kSize;
+// What the config accepts as network.external_address fits a Hello.
+static_assert(config::defaults::kMaxAddressLength == kMaxPeerAddress);
 constexpr std::size_t kMinPeerEntrySize = crypto::PublicKey::kSize + 4 + 1 + 8;
 constexpr std::size_t kMinConnectionEntrySize = crypto::PublicKey::kSize + 4 + 1 + 1 + 8;
 
@@ -56,9 +60,20 @@ util::Result<M> decode_peer_list(std::span<const std::uint8_t> payload, std::str
 
 void encode_hello(codec::Writer& w, const Hello& m) {
   assert(m.network.size() <= kMaxNetworkName && m.user_agent.size() <= kMaxUserAgent);
+  assert(m.address.size() <= kMaxPeerAddress);
   w.u32(m.protocol_version).u32(m.min_version).str(m.network).fixed(m.genesis_hash).fixed(m.node_id);
   w.u8(static_cast<std::uint8_t>(m.role)).u16(m.listen_port).u64(m.best_height).fixed(m.best_hash);
   w.fixed(m.session_nonce).str(m.user_agent).fixed(m.ack_nonce).fixed(m.signature);
+  // Absent when empty: the version-1 layout (messages.hpp).
+  if (!m.address.empty()) w.str(m.address);
+}
+
+// An announced address: "host:port" with a port (parse_host_port refuses
+// port 0 and hosts with characters outside an address's).
+util::Result<void> check_announced_address(const std::string& address) {
+  if (address.empty()) return util::fail("address: present but empty (an absent address is left out)");
+  if (auto a = util::parse_host_port(address); !a) return util::fail("address: " + a.error().message);
+  return {};
 }
 
 void encode_hashes(codec::Writer& w, const std::vector<crypto::Hash32>& hashes) {
@@ -319,6 +334,9 @@ util::Result<Hello> decode_hello(std::span<const std::uint8_t> payload) {
   in.read("role", m.role, read_role).u16("listen_port", m.listen_port).u64("best_height", m.best_height);
   in.fixed("best_hash", m.best_hash).fixed("session_nonce", m.session_nonce);
   in.str("user_agent", m.user_agent, kMaxUserAgent).fixed("ack_nonce", m.ack_nonce).fixed("signature", m.signature);
+  // Version 2: the announced address follows, when there is one.
+  if (in.ok() && in.remaining() > 0)
+    in.str("address", m.address, kMaxPeerAddress).check([&m] { return check_announced_address(m.address); });
   return in.finish(std::move(m));
 }
 

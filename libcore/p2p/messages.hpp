@@ -36,9 +36,15 @@ namespace core::p2p {
 // Version 2 added GetConnections/Connections: a peer whose Hello advertises
 // a protocol_version below kConnectionsVersion is never sent GetConnections
 // (a version-1 node refuses the unknown type).
+// Version 2 also added Hello.address, appended to the Hello encoding only
+// when non-empty. A version-1 node refuses a Hello carrying an address as
+// malformed (trailing bytes), so a node that announces one cannot open a
+// connection to a version-1 node; as a responder it leaves the address out
+// of its reply to an initiator below kHelloAddressVersion.
 inline constexpr std::uint32_t kProtocolVersion = 2;
 inline constexpr std::uint32_t kMinProtocolVersion = 1;
 inline constexpr std::uint32_t kConnectionsVersion = 2;
+inline constexpr std::uint32_t kHelloAddressVersion = 2;
 
 // Limits of the decoders; each bounds one count or length of one message.
 inline constexpr std::size_t kMaxNetworkName = chain::kMaxNetworkName;  // Hello.network
@@ -57,8 +63,8 @@ inline constexpr std::size_t kMaxPeerAddress = chain::kMaxAddress;  // Peers[].a
 // valid before the ACK is bigger (HelloAck is a signature, Reject at most
 // 6 + kMaxRejectDetail, GetGenesis empty). A node reads at most this much
 // from a peer it does not know yet, whatever max_message_size is.
-inline constexpr std::size_t kMaxHelloPayload =
-    4 + 4 + (4 + kMaxNetworkName) + 32 + 32 + 1 + 2 + 8 + 32 + 32 + (4 + kMaxUserAgent) + 32 + 64;
+inline constexpr std::size_t kMaxHelloPayload = 4 + 4 + (4 + kMaxNetworkName) + 32 + 32 + 1 + 2 + 8 + 32 + 32 +
+                                                (4 + kMaxUserAgent) + 32 + 64 + (4 + kMaxPeerAddress);
 inline constexpr std::size_t kMaxHandshakeFrame =
     kMaxHelloPayload > 6 + kMaxRejectDetail ? kMaxHelloPayload : 6 + kMaxRejectDetail;
 // The canonical genesis encoding inside Genesis. Note it is larger than the
@@ -158,6 +164,14 @@ using Nonce = crypto::FixedBytes<32>;
 // The first message of each side. The initiator sends it with ack_nonce and
 // signature zero; the responder replies with its own Hello whose ack_nonce is
 // the initiator's session_nonce, signed (see handshake.hpp).
+//
+// `address` is the sender's own reachable address ("host:port", port not
+// zero, at most kMaxPeerAddress bytes), or empty when it announces none
+// (then peers take its socket IP with listen_port). It is encoded after
+// the signature field, and only when non-empty: an empty address encodes
+// exactly as a version-1 Hello, and a present but empty one is malformed,
+// so each Hello keeps exactly one encoding. The signatures cover it like
+// every other field (encode() of the whole Hello, signature zeroed).
 struct Hello {
   static constexpr MessageType kType = MessageType::Hello;
   std::uint32_t protocol_version = kProtocolVersion;
@@ -173,6 +187,7 @@ struct Hello {
   std::string user_agent;       // at most kMaxUserAgent bytes
   Nonce ack_nonce;              // the initiator's session_nonce in a reply; zero otherwise
   crypto::Signature signature;  // the responder's signature in a reply; zero otherwise
+  std::string address;          // announced "host:port"; "" for none (version 2)
   friend bool operator==(const Hello&, const Hello&) = default;
 };
 

@@ -423,6 +423,12 @@ TEST_CASE("a bad address is refused naming the key", "[unit][config]") {
   expect_error("[network]\npeers = [\"10.0.0.1:24100\", 7]\n", "network.peers", "entry 1 must be");
   expect_error("[network]\nexternal_address = \"example.com\"\n", "network.external_address", "missing port");
   expect_error("[network]\nexternal_address = \"example.com:abc\"\n", "network.external_address", "not a number");
+  expect_error("[network]\nexternal_address = \"example.com:0\"\n", "network.external_address", "out of range");
+  // It travels in the Hello: at most the wire's bound for an address.
+  const std::string longest = std::string(core::config::defaults::kMaxAddressLength - 6, 'a') + ":24100";
+  CHECK(parse_ok("[network]\nexternal_address = \"" + longest + "\"\n").external_address == longest);
+  expect_error("[network]\nexternal_address = \"a" + longest + "\"\n", "network.external_address",
+               "longer than 255 bytes");
   // Empty means "none".
   CHECK(parse_ok("[network]\nexternal_address = \"\"\npeers = []\n").external_address.empty());
 }

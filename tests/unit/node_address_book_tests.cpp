@@ -307,3 +307,33 @@ TEST_CASE("address book: an inbound peer's announced address never takes over an
   CHECK_FALSE(dialled(true));
   CHECK(dialled(false));
 }
+
+TEST_CASE("address book: an inbound regular node announcing a masternode's address leaves the masternode's record",
+          "[unit][node]") {
+  auto book = book_of();
+  const auto masternode = test::key(4).public_key(), regular = test::key(5).public_key();
+  const HostPort mn_address{"127.0.0.2", 24100};
+  book.seed({{mn_address, masternode}}, {}, {});
+  auto* e = book.find("127.0.0.2:24100");
+  REQUIRE(e);
+  book.record_attempt(*e, t0, kWall0);
+  book.record_failure(*e, core::p2p::ScoreEvent::Refused, "x", t0, zero());
+  const auto failures = e->state.consecutive_failures();
+  // A regular node, from another loopback address, announces the
+  // masternode's address in its signed Hello.
+  book.record_inbound(mn_address, regular, "127.0.0.4", t0 + seconds(1), kWall0 + 1000);
+  CHECK(e->node_id == masternode);
+  CHECK(e->state.peer_class() == PeerClass::Masternode);
+  CHECK(e->source == "genesis");
+  CHECK_FALSE(e->announced_by.has_value());
+  CHECK(e->state.consecutive_failures() == failures);  // no fresh evidence from someone else
+  CHECK(book.introduced_by("127.0.0.4") == 0);
+  // The connection's entry is the masternode's, verified for another node:
+  // ConnectionManager::class_of gives the regular node no masternode class.
+  const ConnectionOrigin inbound{false, "", "127.0.0.2:24100"};
+  REQUIRE(book.entry_of(inbound) == e);
+  CHECK(e->node_id != regular);
+  // Its restart keeps the masternode's id too.
+  const auto record = book.record_of("127.0.0.2:24100", *e, t0, kWall0);
+  CHECK(record.node_id == masternode);
+}

@@ -22,6 +22,7 @@
 
 #include "libcore/chain/block.hpp"
 #include "libcore/chain/genesis.hpp"
+#include "libcore/node/listener.hpp"
 #include "libcore/node/wire.hpp"
 #include "libcore/p2p/frame.hpp"
 #include "libcore/p2p/handshake.hpp"
@@ -523,4 +524,77 @@ TEST_CASE("an initiator that never sends its Hello: the responder times out", "[
   REQUIRE(responder.has_value());
   REQUIRE_FALSE(responder->has_value());
   CHECK(responder->error().label() == "timeout");
+}
+
+TEST_CASE("connect_to with a source leaves from that address", "[node][wire]") {
+  asio::io_context io;
+  Listener listener(io);
+  const core::util::HostPort address{"127.0.0.1", listener.port()};
+  const auto source = asio::ip::make_address("127.0.0.2");
+  std::optional<tl::expected<tcp::socket, Failure>> dialled;
+  std::optional<tcp::socket> accepted;
+  spawn(io, core::node::connect_to(address, Clock::now() + kDeadline, source), dialled);
+  spawn(io, accept_one(listener.acceptor), accepted);
+  run_to_completion(io);
+  REQUIRE(dialled.has_value());
+  INFO((dialled->has_value() ? std::string("ok") : dialled->error().label() + " " + dialled->error().detail));
+  REQUIRE(dialled->has_value());
+  REQUIRE(accepted.has_value());
+  CHECK(core::node::remote_ip_of(*accepted) == "127.0.0.2");
+  CHECK((*dialled)->local_endpoint().address() == source);
+}
+
+TEST_CASE("connect_to from an address this host does not have fails at the bind, classified", "[node][wire]") {
+  asio::io_context io;
+  Listener listener(io);
+  const core::util::HostPort address{"127.0.0.1", listener.port()};
+  std::optional<tl::expected<tcp::socket, Failure>> result;
+  // TEST-NET-1 (RFC 5737): never an address of this host.
+  spawn(io, core::node::connect_to(address, Clock::now() + kDeadline, asio::ip::make_address("192.0.2.1")), result);
+  run_to_completion(io);
+  REQUIRE(result.has_value());
+  REQUIRE_FALSE(result->has_value());
+  CHECK(result->error().kind == FailureKind::unreachable);
+  CHECK_THAT(result->error().detail, Contains("bind 192.0.2.1"));
+}
+
+TEST_CASE("the announced address: external_address, else a specific listen address, else none", "[node][wire]") {
+  using core::node::announced_address;
+  using core::node::dial_source;
+  const tcp::endpoint any(asio::ip::make_address("0.0.0.0"), 24100);
+  const tcp::endpoint any6(asio::ip::make_address("::"), 24100);
+  const tcp::endpoint specific(asio::ip::make_address("127.0.0.2"), 24107);
+  const tcp::endpoint specific6(asio::ip::make_address("2001:db8::7"), 24100);
+  CHECK(announced_address("203.0.113.7:24100", any) == "203.0.113.7:24100");
+  CHECK(announced_address("203.0.113.7:24100", specific) == "203.0.113.7:24100");
+  CHECK(announced_address("", specific) == "127.0.0.2:24107");  // the port actually bound
+  CHECK(announced_address("", specific6) == "[2001:db8::7]:24100");
+  CHECK(announced_address("", any).empty());
+  CHECK(announced_address("", any6).empty());
+  CHECK(dial_source(specific) == asio::ip::make_address("127.0.0.2"));
+  CHECK_FALSE(dial_source(any));
+  CHECK_FALSE(dial_source(any6));
+}
+
+TEST_CASE("the responder leaves its address out of a reply to a version-1 initiator", "[node][wire]") {
+  for (const std::uint32_t initiator_version : {std::uint32_t{1}, p2p::kHelloAddressVersion}) {
+    INFO("initiator protocol_version " << initiator_version);
+    asio::io_context io;
+    Listener listener(io);
+    auto a = make_side(test::key(50), kSpec);
+    a.hello.protocol_version = initiator_version;
+    auto b = make_side(test::key(51), kSpec);
+    b.hello.address = "127.0.0.3:24100";
+    std::optional<Outcome> i, r;
+    spawn(io, initiate(listener.port(), a), i);
+    spawn(io, respond(listener.acceptor, b), r);
+    run_to_completion(io);
+    REQUIRE(i.has_value());
+    REQUIRE(r.has_value());
+    REQUIRE(i->has_value());
+    REQUIRE(r->has_value());
+    const std::string expected = initiator_version < p2p::kHelloAddressVersion ? "" : "127.0.0.3:24100";
+    CHECK((*i)->theirs.address == expected);
+    CHECK((*r)->ours.address == expected);
+  }
 }

@@ -480,7 +480,12 @@ TEST_CASE("every message refuses trailing bytes", "[unit][p2p]") {
     encoded.payload.push_back(0);
     auto decoded = p2p::decode_message(encoded.type, encoded.payload);
     REQUIRE_FALSE(decoded);
-    CHECK_THAT(decoded.error().message, Contains("trailing"));
+    // After a Hello without an address, more bytes are its optional
+    // address field (version 2): one byte is a truncated one.
+    if (encoded.type == MessageType::Hello)
+      CHECK_THAT(decoded.error().message, Contains("address") && Contains("truncated"));
+    else
+      CHECK_THAT(decoded.error().message, Contains("trailing"));
   }
 }
 
@@ -688,6 +693,7 @@ TEST_CASE("the responder's signature covers every field of its reply", "[unit][p
       {"session_nonce", [](Hello& h) { h.session_nonce.bytes[5] ^= 1; }},
       {"user_agent", [](Hello& h) { h.user_agent = "evil/1.0"; }},
       {"signature", [](Hello& h) { h.signature.bytes[0] ^= 1; }},
+      {"address added", [](Hello& h) { h.address = "203.0.113.9:24100"; }},
   };
   Handshake hs;
   for (const auto& [field, mutate] : mutations) {
@@ -888,10 +894,109 @@ TEST_CASE("kMaxHelloPayload is the size of the largest valid Hello, and bounds e
   core::p2p::Hello h;
   h.network = std::string(core::p2p::kMaxNetworkName, 'n');
   h.user_agent = std::string(core::p2p::kMaxUserAgent, 'u');
+  h.address = std::string(core::p2p::kMaxPeerAddress - 6, 'a') + ":24100";
+  REQUIRE(core::p2p::decode_hello(core::p2p::encode(h)));
   CHECK(core::p2p::encode(h).size() == core::p2p::kMaxHelloPayload);
   core::p2p::Reject r;
   r.detail = std::string(core::p2p::kMaxRejectDetail, 'd');
   CHECK(core::p2p::encode(r).size() <= core::p2p::kMaxHandshakeFrame);
   CHECK(core::p2p::encode(core::p2p::HelloAck{}).size() <= core::p2p::kMaxHandshakeFrame);
   CHECK(core::p2p::kMaxHandshakeFrame < 4096);
+}
+
+TEST_CASE("Hello.address: absent encodes as version 1, present is signed, and a bad one is malformed", "[unit][p2p]") {
+  Net net;
+  Hello v1 = net.hello_from(test::key(9), nonce(1));
+  const auto v1_bytes = p2p::encode(v1);
+
+  SECTION("absent: the version-1 layout, unchanged") {
+    // Built by hand in the version-1 layout: nothing after the signature.
+    core::codec::Writer w;
+    w.u32(v1.protocol_version).u32(v1.min_version).str(v1.network).fixed(v1.genesis_hash).fixed(v1.node_id);
+    w.u8(0).u16(v1.listen_port).u64(v1.best_height).fixed(v1.best_hash).fixed(v1.session_nonce);
+    w.str(v1.user_agent).fixed(v1.ack_nonce).fixed(v1.signature);
+    CHECK(w.data() == v1_bytes);
+    auto decoded = p2p::decode_hello(v1_bytes);
+    REQUIRE(decoded);
+    CHECK(decoded->address.empty());
+    CHECK(*decoded == v1);
+  }
+  SECTION("present: appended as a string, and round-trips") {
+    Hello h = v1;
+    h.address = "127.0.0.2:24100";
+    const auto bytes = p2p::encode(h);
+    REQUIRE(bytes.size() == v1_bytes.size() + 4 + h.address.size());
+    CHECK(std::equal(v1_bytes.begin(), v1_bytes.end(), bytes.begin()));
+    auto decoded = p2p::decode_hello(bytes);
+    REQUIRE(decoded);
+    CHECK(*decoded == h);
+    CHECK(p2p::encode(*decoded) == bytes);
+    h.address = "[2001:db8::7]:24100";
+    auto v6 = p2p::decode_hello(p2p::encode(h));
+    REQUIRE(v6);
+    CHECK(v6->address == "[2001:db8::7]:24100");
+  }
+  auto with_trailing = [&](const Bytes& tail) {
+    Bytes out = v1_bytes;
+    out.insert(out.end(), tail.begin(), tail.end());
+    return out;
+  };
+  auto str_field = [](const std::string& s) {
+    core::codec::Writer w;
+    w.str(s);
+    return w.take();
+  };
+  SECTION("present but empty: malformed (one encoding per Hello)") {
+    CHECK_THAT(error_of(p2p::decode_hello(with_trailing(str_field("")))), Contains("address") && Contains("empty"));
+  }
+  SECTION("not host:port, port zero, or too long: malformed") {
+    CHECK_THAT(error_of(p2p::decode_hello(with_trailing(str_field("127.0.0.2")))),
+               Contains("address") && Contains("missing port"));
+    CHECK_THAT(error_of(p2p::decode_hello(with_trailing(str_field("127.0.0.2:0")))),
+               Contains("address") && Contains("out of range"));
+    CHECK_THAT(error_of(p2p::decode_hello(with_trailing(str_field("evil\nhost:1")))), Contains("address"));
+    CHECK_THAT(error_of(p2p::decode_hello(with_trailing(str_field(std::string(p2p::kMaxPeerAddress, 'a') + ":1")))),
+               Contains("address") && Contains("exceeds the limit"));
+  }
+  SECTION("cut before its address, a Hello is the version-1 Hello without one") {
+    // The one prefix that decodes: the frame's length and checksum, not the
+    // payload, say where a Hello ends, and the signatures cover the address.
+    Hello h = v1;
+    h.address = "127.0.0.2:24100";
+    const auto bytes = p2p::encode(h);
+    auto cut = p2p::decode_hello(std::span(bytes).first(v1_bytes.size()));
+    REQUIRE(cut);
+    CHECK(*cut == v1);
+  }
+  SECTION("a truncated address field, or bytes after it: malformed") {
+    CHECK_THAT(error_of(p2p::decode_hello(with_trailing({1, 0}))), Contains("address"));
+    Bytes tail = str_field("127.0.0.2:24100");
+    tail.push_back(0);
+    CHECK_THAT(error_of(p2p::decode_hello(with_trailing(tail))), Contains("trailing"));
+  }
+}
+
+TEST_CASE("the responder's signature covers its announced address", "[unit][p2p]") {
+  Handshake hs;
+  hs.reply.address = "127.0.0.3:24100";
+  hs.reply.signature = {};
+  p2p::sign_responder_hello(hs.reply, hs.responder_key);
+  REQUIRE(p2p::verify_responder_hello(hs.reply, hs.initiator));
+  for (const std::string& other : {std::string("127.0.0.4:24100"), std::string("127.0.0.3:24101"), std::string()}) {
+    INFO(other);
+    Hello tampered = hs.reply;
+    tampered.address = other;
+    CHECK_THAT(error_of(p2p::verify_responder_hello(tampered, hs.initiator)), Contains("signature"));
+  }
+}
+
+TEST_CASE("the initiator's acknowledgement covers its announced address", "[unit][p2p]") {
+  Handshake hs;
+  hs.initiator.address = "127.0.0.2:24100";
+  hs.reply = hs.make_reply(nonce(0xB2));
+  const auto ack = p2p::make_hello_ack(hs.initiator, hs.reply, hs.initiator_key);
+  REQUIRE(p2p::verify_hello_ack(ack, hs.initiator, hs.reply));
+  Hello tampered = hs.initiator;
+  tampered.address = "127.0.0.9:24100";
+  CHECK_THAT(error_of(p2p::verify_hello_ack(ack, tampered, hs.reply)), Contains("signature"));
 }
