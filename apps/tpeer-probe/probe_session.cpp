@@ -8,11 +8,7 @@
 #include <utility>
 #include <variant>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <tl/expected.hpp>
 
 #include "common/app.hpp"
@@ -155,36 +151,6 @@ asio::awaitable<tl::expected<std::vector<p2p::ConnectionEntry>, Failure>> ask_co
   co_return out;
 }
 
-// connect_to from a given local address: the socket is bound to `source`
-// (any port) before it connects to `address`, which must be an IP address.
-// Failures are classified as connect_to's are.
-asio::awaitable<tl::expected<asio::ip::tcp::socket, Failure>> connect_from(const HostPort& address,
-                                                                           const asio::ip::address& source,
-                                                                           Clock::time_point deadline) {
-  using asio::ip::tcp;
-  constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-  boost::system::error_code ec;
-  const auto ip = asio::ip::make_address(address.host, ec);
-  if (ec) co_return tl::unexpected(core::node::socket_failure(ec, "connect: --source needs an IP address target"));
-  boost::beast::tcp_stream stream(co_await asio::this_coro::executor);
-  stream.socket().open(ip.is_v4() ? tcp::v4() : tcp::v6(), ec);
-  if (!ec) stream.socket().bind(tcp::endpoint(source, 0), ec);
-  if (ec) co_return tl::unexpected(core::node::socket_failure(ec, "bind " + source.to_string()));
-  stream.expires_at(deadline);
-  auto [cec] = co_await stream.async_connect(tcp::endpoint(ip, address.port), kTuple);
-  if (cec) co_return tl::unexpected(core::node::socket_failure(cec, "connect"));
-  stream.expires_never();
-  stream.socket().set_option(tcp::no_delay(true), ec);
-  co_return stream.release_socket();
-}
-
-// connect_to, or connect_from when a source address is given.
-asio::awaitable<tl::expected<asio::ip::tcp::socket, Failure>> connect_socket(
-    const HostPort& address, const std::optional<asio::ip::address>& source, Clock::time_point deadline) {
-  if (!source) co_return co_await core::node::connect_to(address, deadline);
-  co_return co_await connect_from(address, *source, deadline);
-}
-
 void fail_step(SessionReport& r, std::string name, double ms, const Failure& f) {
   r.steps.push_back(Step{std::move(name), StepStatus::failed, ms, probe_view(f), {}});
   r.failure = r.steps.back().failure;
@@ -224,7 +190,7 @@ asio::awaitable<SessionReport> run_session(HostPort address, const std::optional
                                            AfterHandshake then, std::optional<asio::ip::address> source) {
   SessionReport r;
   auto start = Clock::now();
-  auto socket = co_await connect_socket(address, source, start + timeout);
+  auto socket = co_await core::node::connect_to(address, start + timeout, source);
   if (!socket) {
     fail_step(r, "connect", ms_since(start), socket.error());
     co_return r;
