@@ -25,13 +25,15 @@ def _ephemeral_low():
         return 32768
 
 
-def _all_free(base, count):
+def all_free(base, count, hosts=("127.0.0.1",)):
+    """Ports base .. base+count-1 can all be bound on every IPv4 address in `hosts` right now."""
     held = []
     try:
         for p in range(base, base + count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            held.append(s)
-            s.bind(("127.0.0.1", p))
+            for host in hosts:
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                held.append(s)
+                s.bind((host, p))
         return True
     except OSError:
         return False
@@ -50,7 +52,7 @@ def free_port_range(count):
     rnd = random.Random(os.getpid() ^ time.monotonic_ns())
     for _ in range(200):
         base = rnd.randrange(lo, hi)
-        if _all_free(base, count):
+        if all_free(base, count):
             return base
     raise SetupError(f"no {count} consecutive free loopback ports in {lo}..{hi}")
 

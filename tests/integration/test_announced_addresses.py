@@ -20,11 +20,10 @@ masternode mn1's own address. Checks:
     grown and addresses have been gossiped."""
 
 import re
-import socket
 
 from harness import TestRun, expect, expect_eq, poll
 from nodes import Node, wait_same_tip
-from ports import free_port_range
+from ports import all_free, free_port_range
 
 t = TestRun("announced addresses")
 HOSTS = [("mn1", "127.0.0.1"), ("mn2", "127.0.0.2"), ("reg3", "127.0.0.3"), ("reg4", "127.0.0.4")]
@@ -33,26 +32,11 @@ CONNECT_TIMEOUT = 30.0
 state = {}
 
 
-def port_free_on_every_host(port):
-    held = []
-    try:
-        for _, ip in HOSTS:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            held.append(s)
-            s.bind((ip, port))
-        return True
-    except OSError:
-        return False
-    finally:
-        for s in held:
-            s.close()
-
-
 def shared_port():
     """A port below the ephemeral range that is free on all four addresses."""
     for _ in range(50):
         port = free_port_range(1)
-        if port_free_on_every_host(port):
+        if all_free(port, 1, [ip for _, ip in HOSTS]):
             return port
     raise AssertionError("no port free on 127.0.0.1-4")
 
