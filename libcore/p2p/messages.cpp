@@ -44,6 +44,20 @@ util::Result<bool> read_flag(codec::Reader& r) {
   return *v == 1;
 }
 
+// Peers and Connections: the count, then each entry written by
+// `write_entry` (entries within the limits, as the decoders require).
+template <typename M, typename WriteEntry>
+codec::Bytes encode_peer_list(const M& m, WriteEntry write_entry) {
+  assert(m.peers.size() <= kMaxPeersPerMessage);
+  codec::Writer w;
+  w.u32(static_cast<std::uint32_t>(m.peers.size()));
+  for (const auto& p : m.peers) {
+    assert(p.address.size() <= kMaxPeerAddress);
+    write_entry(w, p);
+  }
+  return w.take();
+}
+
 // Peers and Connections: a count (at most kMaxPeersPerMessage, checked
 // against the bytes left) and that many entries read by `read_entry`.
 template <typename M, typename ReadEntry>
@@ -290,14 +304,9 @@ codec::Bytes encode(const NewBlock& m) { return chain::encode(m.header); }
 codec::Bytes encode(const GetPeers&) { return {}; }
 
 codec::Bytes encode(const Peers& m) {
-  assert(m.peers.size() <= kMaxPeersPerMessage);
-  codec::Writer w;
-  w.u32(static_cast<std::uint32_t>(m.peers.size()));
-  for (const auto& p : m.peers) {
-    assert(p.address.size() <= kMaxPeerAddress);
+  return encode_peer_list(m, [](codec::Writer& w, const PeerEntry& p) {
     w.fixed(p.node_id).str(p.address).u8(static_cast<std::uint8_t>(p.role)).i64(p.last_seen_ms);
-  }
-  return w.take();
+  });
 }
 
 codec::Bytes encode(const GetGenesis&) { return {}; }
@@ -305,15 +314,10 @@ codec::Bytes encode(const GetGenesis&) { return {}; }
 codec::Bytes encode(const GetConnections&) { return {}; }
 
 codec::Bytes encode(const Connections& m) {
-  assert(m.peers.size() <= kMaxPeersPerMessage);
-  codec::Writer w;
-  w.u32(static_cast<std::uint32_t>(m.peers.size()));
-  for (const auto& p : m.peers) {
-    assert(p.address.size() <= kMaxPeerAddress);
+  return encode_peer_list(m, [](codec::Writer& w, const ConnectionEntry& p) {
     w.fixed(p.node_id).str(p.address).u8(static_cast<std::uint8_t>(p.role)).u8(p.outbound ? 1 : 0);
     w.u64(p.best_height);
-  }
-  return w.take();
+  });
 }
 
 codec::Bytes encode(const Genesis& m) {
