@@ -90,6 +90,17 @@ int cmd_keygen(const Settings& s) {
   return app::kOk;
 }
 
+// The node id of a key file: what `keygen` printed when it wrote it.
+int cmd_pubkey(const Settings& s) {
+  auto key = core::crypto::load_key_file(s.file);
+  if (!key) return failure(key.error().message);
+  if (s.json)
+    app::print_json({{"key_file", s.file}, {"pubkey", key->public_key().hex()}});
+  else
+    std::cout << key->public_key().hex() << "\n";
+  return app::kOk;
+}
+
 int cmd_new(const Settings& s) {
   auto base = base_genesis(s);
   if (!base) return usage_error(base.error().message);
@@ -494,8 +505,8 @@ int cmd_network(const Settings& s) {
 int run_tgenesis(const Settings& s) {
   core::crypto::init();
   static const std::map<std::string, std::function<int(const Settings&)>> kCommands = {
-      {"keygen", cmd_keygen}, {"new", cmd_new},         {"hash", cmd_hash},      {"verify", cmd_verify},
-      {"show", cmd_show},     {"testnet", cmd_testnet}, {"network", cmd_network}};
+      {"keygen", cmd_keygen}, {"pubkey", cmd_pubkey}, {"new", cmd_new},         {"hash", cmd_hash},
+      {"verify", cmd_verify}, {"show", cmd_show},     {"testnet", cmd_testnet}, {"network", cmd_network}};
   auto it = kCommands.find(s.command);
   if (it == kCommands.end()) return usage_error("unknown command '" + s.command + "'");
   return it->second(s);
@@ -508,6 +519,9 @@ int tgenesis_main(int argc, char** argv) {
 
   auto* keygen = cli.add_subcommand("keygen", "Write a new Ed25519 key file (mode 0600) and print its public key");
   keygen->add_option("-o,--out", s.out, "Key file to create (never overwritten)")->required();
+
+  auto* pubkey = cli.add_subcommand("pubkey", "Print the public key (node id) of a key file");
+  pubkey->add_option("file", s.file, "Key file (as keygen or a node wrote it)")->required();
 
   auto* create = cli.add_subcommand("new", "Write a genesis.toml and print its hash");
   create->add_option("-o,--out", s.out, "Genesis file to write")->default_val("genesis.toml");

@@ -10,10 +10,10 @@
 namespace tgenesis {
 
 struct Settings {
-  std::string command;  // keygen | new | hash | verify | show | testnet | network
+  std::string command;  // keygen | pubkey | new | hash | verify | show | testnet | network
   bool json = false;
 
-  std::string file;         // hash, verify, show: genesis.toml
+  std::string file;         // hash, verify, show: genesis.toml; pubkey: key file
   std::string out;          // keygen: key file; new: genesis.toml
   std::string expect_hash;  // verify --hash
   bool force = false;       // new, testnet, network: replace existing output

@@ -104,6 +104,7 @@ int run_tnode(const Settings& settings) {
   options.config = *resolved;
   options.version = app::version();
   if (!s.log_file.empty()) options.log_file = std::filesystem::absolute(s.log_file);
+  if (!s.pid_file.empty()) options.pid_file = std::filesystem::absolute(s.pid_file);
   try {
     if (auto ok = core::node::run_node(options); !ok)
       return app::report_error(kTool, ok.error().message, app::kFailure);
@@ -135,7 +136,26 @@ int tnode_main(int argc, char** argv) {
                "Run a one-node development network in --data-dir (default ~/.local/share/tnode/dev): created on "
                "first use, resumed after");
   cli.add_option("--block-time", s.block_time, "With --dev: slot length of a new dev network (default 1s)");
+  cli.add_option("--pid-file", s.pid_file, "Write the process id to FILE at start; removed at exit");
+
+  InitSettings init;
+  auto* init_cmd = cli.add_subcommand(
+      "init", "Write a commented tnode.toml and a node key into a new node directory (never overwrites)");
+  init_cmd->add_option("--data-dir", init.data_dir, "Node directory (default ~/.local/share/tnode)");
+  init_cmd->add_option("--config", init.config, "Where to write tnode.toml (default DATA_DIR/tnode.toml)");
+  init_cmd->add_option("--role", init.role, "regular (default) or masternode")
+      ->check(CLI::IsMember({"regular", "masternode"}));
+  init_cmd->add_option("--genesis", init.genesis, "The network's genesis.toml: copied into DATA_DIR, hash pinned");
+  init_cmd->add_option("--genesis-hash", init.genesis_hash, "Pin this genesis hash (alone: fetch genesis from peers)");
+  init_cmd->add_option("--key", init.key, "Run with this existing key file instead of generating one");
+  init_cmd->add_option("--listen", init.listen, "network.listen (HOST:PORT)");
+  init_cmd->add_option("--external-address", init.external_address, "network.external_address (HOST:PORT)");
+  init_cmd->add_option("--http-listen", init.http_listen, "http.listen (HOST:PORT)");
+  init_cmd->add_option("--peer", init.peers, "A static peer HOST:PORT (repeatable)");
+  init_cmd->add_flag("--print", init.print, "Print the tnode.toml it would write; write nothing");
+  cli.require_subcommand(0, 1);
   if (auto code = app::parse_cli(cli, argc, argv)) return *code;
+  if (init_cmd->parsed()) return run_init(init);
 
   // The shorthand flags are --set overrides, applied after the generic ones.
   auto set = [&](const char* key, const std::string& value) {

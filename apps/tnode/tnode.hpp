@@ -18,6 +18,7 @@ struct Settings {
   bool dev = false;                    // --dev: a one-node development network in dev_dir
   std::string dev_dir;                 // --data-dir with --dev (default ~/.local/share/tnode/dev)
   std::string block_time;              // --block-time: slot length of a new dev network
+  std::string pid_file;                // --pid-file FILE: written at start, removed at exit
 };
 
 // Creates (or, when it exists, keeps) a development network in `dir`: a node
@@ -25,6 +26,24 @@ struct Settings {
 // `block_time`), and tnode.toml (masternode on 127.0.0.1:24100, HTTP on
 // 24101). Returns the tnode.toml path.
 core::util::Result<std::filesystem::path> prepare_dev(const std::filesystem::path& dir, const std::string& block_time);
+
+// `tnode init`: writes a commented tnode.toml (every key, its default and
+// its meaning: config::to_commented_toml) and a node key, optionally a copy
+// of the network's genesis; refuses to overwrite any file, and writes
+// nothing when it refuses. A masternode's key is never generated once its
+// genesis is known: it must come with --key and be in that genesis.
+struct InitSettings {
+  std::string data_dir;      // default ~/.local/share/tnode
+  std::string config;        // where tnode.toml goes; default DATA_DIR/tnode.toml
+  std::string role;          // regular (default) | masternode
+  std::string genesis;       // FILE: checked, copied to DATA_DIR/genesis.toml, its hash pinned
+  std::string genesis_hash;  // pinned hash; alone: the genesis is fetched from peers
+  std::string key;           // an existing key file to run with instead of a new one
+  std::string listen, http_listen, external_address;
+  std::vector<std::string> peers;
+  bool print = false;  // print the tnode.toml to stdout, write nothing
+};
+int run_init(const InitSettings& s);
 
 int run_tnode(const Settings& s);
 int tnode_main(int argc, char** argv);

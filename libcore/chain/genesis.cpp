@@ -5,6 +5,7 @@
 
 #include "libcore/codec/field_reader.hpp"
 #include "libcore/crypto/hash.hpp"
+#include "libcore/crypto/keys.hpp"
 #include "libcore/util/address.hpp"
 #include "libcore/util/files.hpp"
 #include "libcore/util/printable.hpp"
@@ -195,6 +196,9 @@ util::Result<GenesisSpec> parse_genesis_toml(std::string_view text, const std::s
 util::Result<GenesisSpec> load_genesis_file(const std::filesystem::path& path) {
   auto text = util::read_file(path, 64u << 20);
   if (!text) return tl::unexpected(text.error());
+  if (crypto::looks_like_key_file(*text))
+    return util::fail(path.string() + ": this is a node key file, not a genesis.toml (`tgenesis pubkey " +
+                      path.string() + "` prints its node id)");
   return parse_genesis_toml(*text, path.string());
 }
 

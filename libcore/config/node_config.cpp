@@ -4,6 +4,7 @@
 #include <functional>
 #include <limits>
 #include <set>
+#include <sstream>
 
 #include "libcore/util/files.hpp"
 #include "libcore/util/toml_fields.hpp"
@@ -395,6 +396,111 @@ std::string to_toml(const NodeConfig& c) {
   o += "level = " + quote(c.log_level) + "\n";
   o += "format = " + quote(to_string(c.log_format)) + "\n";
   return o;
+}
+
+namespace {
+struct KeyMeaning {
+  const char* key;  // SECTION.KEY
+  const char* meaning;
+};
+// One line per key, what tnode.toml(5) says at length.
+constexpr KeyMeaning kMeanings[] = {
+    {"node.data_dir", "Directory of the chain store, node key and address book (relative: to this file)."},
+    {"node.key_file",
+     "Ed25519 key file, the node's identity; relative to data_dir. A masternode's must be in the genesis."},
+    {"node.role", "regular, or masternode (produces blocks; its key must be a genesis masternode)."},
+    {"network.listen", "Peer-to-peer listen address, HOST:PORT (0.0.0.0: every IPv4 address)."},
+    {"network.external_address",
+     "HOST:PORT announced to peers when it differs from listen (NAT, 0.0.0.0); empty: none."},
+    {"network.peers", "Static peers dialled at start and kept connected, e.g. [\"10.0.0.2:24100\"]."},
+    {"network.max_inbound", "Most connections peers may open to this node (masternodes beyond it are let in)."},
+    {"network.max_outbound",
+     "Most connections this node opens to discovered peers (static peers and masternodes are extra)."},
+    {"network.max_per_ip", "Most connections from one IP address."},
+    {"network.check_interval", "How often the node reviews its connections and dials what is missing."},
+    {"network.handshake_timeout", "A peer that has not finished the handshake by then is dropped."},
+    {"network.ping_interval", "Silence on a connection after which it is pinged."},
+    {"network.ping_timeout", "An unanswered ping after this long closes the connection (a silent dead peer)."},
+    {"network.idle_timeout", "A connection with no traffic at all for this long is closed."},
+    {"network.stall_timeout", "A block request unanswered for this long goes to another peer."},
+    {"network.max_message_size", "Largest frame accepted from a peer (e.g. 4MiB); larger closes the connection."},
+    {"network.max_address_book", "Most peer addresses remembered, all sources together."},
+    {"network.max_addresses_per_source", "Most addresses one gossiping or inbound IP may add to the address book."},
+    {"network.max_dials_per_second", "Most new outbound connection attempts per second."},
+    {"network.max_genesis_requests_per_minute", "Genesis requests answered per remote IP and minute."},
+    {"network.max_pings_per_second", "Pings answered per peer and second; more are ignored."},
+    {"reconnect.base_delay", "First delay before redialling a lost peer; doubles per failure (with jitter)."},
+    {"reconnect.max_delay", "Longest delay between redials."},
+    {"reconnect.max_attempts", "Failed dials of a static peer or masternode before it is parked."},
+    {"reconnect.max_attempts_discovered", "Failed dials of a gossiped address before it is forgotten."},
+    {"reconnect.breaker_failures", "Consecutive failures that open an address's circuit breaker."},
+    {"reconnect.breaker_cooldown", "How long an open breaker blocks dials (doubles while it keeps failing)."},
+    {"reconnect.parked_retry", "How often a parked peer is tried again."},
+    {"peer_quality.ban_threshold", "Misbehaviour score at which a peer is banned (-100..-1)."},
+    {"peer_quality.ban_duration", "How long a ban lasts."},
+    {"peer_quality.score_half_life", "Time after which half of a peer's misbehaviour score is forgiven."},
+    {"peer_quality.ip_ban_threshold", "Score of one IP address, all its identities together, at which it is banned."},
+    {"peer_quality.ip_ban_duration", "How long an IP ban lasts."},
+    {"chain.max_clock_drift", "How far in the future a block's timestamp may be."},
+    {"chain.max_reorg_depth", "Deepest reorganisation accepted; deeper forks are refused."},
+    {"genesis.file", "The network's genesis.toml (relative: to this file); empty with hash set: fetched from peers."},
+    {"genesis.hash", "Expected genesis hash (64 hex digits); empty: whatever genesis.file holds."},
+    {"genesis.bootstrap_node", "Serve the genesis to nodes that only know its hash."},
+    {"http.listen", "HTTP endpoints (/health, /metrics, /peers, ...), HOST:PORT; keep it off public addresses."},
+    {"http.admin_token", "Bearer token for the admin endpoints (ban, unban); empty: admin endpoints are off."},
+    {"http.max_connections", "Most HTTP connections open at once."},
+    {"http.max_connections_per_ip", "Most HTTP connections from one IP address."},
+    {"http.header_timeout", "A request whose headers have not arrived by then is closed."},
+    {"http.idle_timeout", "An idle keep-alive HTTP connection is closed after this long."},
+    {"log.level", "trace, debug, info, warn, error, critical or off."},
+    {"log.format", "text (one readable line) or json (one object per line, with structured fields)."},
+};
+
+// "key = value" -> "key".
+std::string_view line_key(std::string_view line) {
+  const auto eq = line.find(" = ");
+  return eq == std::string_view::npos ? std::string_view{} : line.substr(0, eq);
+}
+}  // namespace
+
+std::string_view key_meaning(std::string_view section, std::string_view key) {
+  for (const auto& m : kMeanings) {
+    const std::string_view full = m.key;
+    if (full.size() == section.size() + 1 + key.size() && full.starts_with(section) && full[section.size()] == '.' &&
+        full.ends_with(key))
+      return m.meaning;
+  }
+  return {};
+}
+
+std::string to_commented_toml(const NodeConfig& c) {
+  // Walks to_toml line by line beside the defaults' rendering: both list
+  // the same keys in the same order.
+  const std::string mine = to_toml(c), defaults = to_toml(NodeConfig{});
+  std::istringstream a(mine), b(defaults);
+  std::string line, default_line, section;
+  std::string out =
+      "# tnode.toml: the configuration of one tnode (every key: tnode.toml(5)).\n"
+      "# Lines starting with '#' show a key at its default; remove the '#' to change it.\n";
+  while (std::getline(a, line)) {
+    std::getline(b, default_line);
+    if (line.starts_with('[')) {
+      section = line.substr(1, line.size() - 2);
+      out += line + "\n";
+      continue;
+    }
+    const auto key = line_key(line);
+    if (key.empty()) {
+      out += line + "\n";
+      continue;
+    }
+    out += "# " + std::string(key_meaning(section, key)) + "\n";
+    // genesis.file counts by being there: with a hash, a missing file key
+    // means "fetch the genesis from peers" (parse_node_config).
+    const bool meaningful = section == "genesis" && key == "file" && c.genesis_hash && !c.genesis_file.empty();
+    out += (line == default_line && !meaningful ? "# " : "") + line + "\n";
+  }
+  return out;
 }
 
 }  // namespace core::config

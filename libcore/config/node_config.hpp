@@ -115,6 +115,17 @@ util::Result<NodeConfig> load_node_config(const std::filesystem::path& path);
 // Renders every key (defaults included) as tnode.toml; parses back to `c`.
 std::string to_toml(const NodeConfig& c);
 
+// tnode.toml as `tnode init` writes it: every key of to_toml, each after one
+// line saying what it means. A key at its default is written commented out
+// ("# max_inbound = 64"), so the file shows every default and a later
+// version's defaults still apply; keys `c` sets otherwise are active lines.
+// Parses back to `c`, like to_toml.
+std::string to_commented_toml(const NodeConfig& c);
+
+// The one line to_commented_toml writes above SECTION.KEY; empty for a key
+// that does not exist (a unit test proves every key of to_toml has one).
+std::string_view key_meaning(std::string_view section, std::string_view key);
+
 // `c` with command-line overrides applied, each "SECTION.KEY=VALUE" (e.g.
 // "network.max_inbound=16", "network.peers=[\"127.0.0.1:24102\"]"). A
 // VALUE that is not valid TOML is taken as a string ("reconnect.base_delay=1s").

@@ -50,6 +50,16 @@ bool verify(const PublicKey& key, std::string_view domain, std::span<const std::
   return crypto_sign_verify_detached(signature.data(), m.data(), m.size(), key.data()) == 0;
 }
 
+namespace {
+// A key file's one line, without its line end or trailing blanks.
+std::string_view key_file_line(std::string_view s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.remove_suffix(1);
+  return s;
+}
+}  // namespace
+
+bool looks_like_key_file(std::string_view text) { return Seed::from_hex(key_file_line(text)).has_value(); }
+
 util::Result<KeyPair> load_key_file(const std::filesystem::path& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return util::fail(path.string() + ": key file not found");
@@ -61,9 +71,7 @@ util::Result<KeyPair> load_key_file(const std::filesystem::path& path) {
   }
   auto text = util::read_file(path, 4096);
   if (!text) return tl::unexpected(text.error());
-  std::string_view s = *text;
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.remove_suffix(1);
-  auto seed = Seed::from_hex(s);
+  auto seed = Seed::from_hex(key_file_line(*text));
   if (!seed)
     return util::fail(path.string() + ": not a key file (" + seed.error().message +
                       "; expected one line of 64 hex digits)");

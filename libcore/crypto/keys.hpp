@@ -45,7 +45,13 @@ util::Result<KeyPair> load_key_file(const std::filesystem::path& path);
 util::Result<void> save_key_file(const std::filesystem::path& path, const KeyPair& key);
 
 // Loads the key file, or, when there is none, generates a key and saves it
-// there (`*created` says which, when given).
+// there (`*created` says which, when given). Only for keys nothing else
+// knows yet (a regular node's, a new dev network's): a masternode's key is
+// the one its genesis lists, so the node never generates one (node.cpp).
 util::Result<KeyPair> load_or_create_key_file(const std::filesystem::path& path, bool* created = nullptr);
+
+// True when `text` is what a key file holds (64 hex digits on one line):
+// lets a tool that expected another file say "this is a key file".
+bool looks_like_key_file(std::string_view text);
 
 }  // namespace core::crypto

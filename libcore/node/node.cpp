@@ -22,6 +22,7 @@
 #include "libcore/node/message_router.hpp"
 #include "libcore/node/network.hpp"
 #include "libcore/node/periodic.hpp"
+#include "libcore/node/service.hpp"
 #include "libcore/node/settings_from_config.hpp"
 #include "libcore/node/spawn.hpp"
 #include "libcore/node/sync.hpp"
@@ -133,8 +134,24 @@ util::Result<chain::GenesisSpec> load_genesis(const config::NodeConfig& c) {
   return spec;
 }
 
-// Loads the node key, generating it on first start.
-util::Result<crypto::KeyPair> load_or_create_key(const std::filesystem::path& path) {
+// Loads the node key. A regular node generates its key on first start; a
+// masternode never does: its key is the one the genesis lists, and a fresh
+// key could never be in it (a mistyped key_file would otherwise leave a
+// useless key behind before the start is refused).
+util::Result<crypto::KeyPair> load_or_create_key(const config::NodeConfig& c, const chain::GenesisSpec& genesis) {
+  const auto path = c.key_path();
+  std::error_code ec;
+  if (c.role == config::Role::Masternode && !std::filesystem::exists(path, ec)) {
+    std::string listed;
+    for (const auto& mn : genesis.masternodes)
+      listed += (listed.empty() ? "" : ", ") + mn.name + " " + mn.pubkey.short_hex();
+    return util::fail("node.key_file " + path.string() +
+                      " does not exist, and a masternode never generates its key: copy there the key file of "
+                      "this host's masternode in the genesis (" +
+                      (listed.empty() ? std::string("it lists none") : listed) +
+                      "), e.g. the node.key `tgenesis network` wrote for it; `tgenesis pubkey FILE` shows a key "
+                      "file's node id");
+  }
   bool created = false;
   auto key = crypto::load_or_create_key_file(path, &created);
   if (key && created)
@@ -155,7 +172,7 @@ util::Result<Identity> load_identity(const config::NodeConfig& c) {
   std::error_code ec;
   std::filesystem::create_directories(c.data_path(), ec);
   if (ec) return util::fail("node.data_dir " + c.data_path().string() + ": " + ec.message());
-  auto key = load_or_create_key(c.key_path());
+  auto key = load_or_create_key(c, *genesis);
   if (!key) return tl::unexpected(key.error());
   const bool genesis_masternode = std::any_of(genesis->masternodes.begin(), genesis->masternodes.end(),
                                               [&key](const auto& mn) { return mn.pubkey == key->public_key(); });
@@ -233,6 +250,9 @@ class SignalHandler {
   bool stopping_ = false;
 };
 
+// How often `systemctl status` gets a new STATUS line (height, peers).
+constexpr std::chrono::seconds kServiceStatusPeriod{5};
+
 // The composition root: metrics, network, sync, the message router between
 // them, block production (for a masternode), then the HTTP API over all of
 // them; runs until a stop signal has drained the network.
@@ -276,7 +296,16 @@ util::Result<void> serve(const NodeOptions& options, const Identity& id, store::
                  std::chrono::steady_clock::now()};
   http::Server http_server(io, c.http_listen, make_api(std::move(api)), http_limits_from(c), http_observer(metrics));
   std::unique_ptr<SignalHandler> signals;
+  const ServiceNotifier service;
+  auto service_status_now = [&] {
+    const auto counts = network.counts();
+    return service_status(store.tip().height, counts.inbound + counts.outbound, counts.masternodes);
+  };
+  Periodic service_tick(
+      io, kServiceStatusPeriod, [&] { service.status(service_status_now()); }, "service status");
   auto stop = [&] {
+    service.stopping();
+    service_tick.stop();
     sync_tick.stop();
     if (producer) producer->stop();
     network.shutdown([&] {
@@ -295,6 +324,8 @@ util::Result<void> serve(const NodeOptions& options, const Identity& id, store::
                chain::genesis_hash(id.genesis).short_hex(), store.tip().height, c.listen.host, *p2p_port,
                c.http_listen.host, *http_port);
   signals = std::make_unique<SignalHandler>(io, options, stop);
+  service.ready(service_status_now());
+  if (service.enabled()) service_tick.start();
   io.run();
   return {};
 }
@@ -304,6 +335,12 @@ util::Result<void> serve(const NodeOptions& options, const Identity& id, store::
 util::Result<void> run_node(const NodeOptions& options) {
   const auto& c = options.config;
   if (auto ok = configure_logging(c.log_level, c.log_format, options.log_file); !ok) return ok;
+  std::optional<PidFile> pid_file;
+  if (options.pid_file) {
+    auto created = PidFile::create(*options.pid_file);
+    if (!created) return tl::unexpected(created.error());
+    pid_file.emplace(std::move(*created));
+  }
   crypto::init();
   auto id = load_identity(c);
   if (!id) return tl::unexpected(id.error());

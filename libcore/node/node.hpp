@@ -2,6 +2,7 @@
 // The tnode daemon as a library call: load genesis and key, open the chain
 // store, check resources, start the peer network and the HTTP endpoints, and
 // run until SIGINT/SIGTERM (graceful: goodbye to peers, store flushed).
+// Tells systemd when it is ready and stopping (node/service.hpp).
 // SIGHUP reopens the log file. apps/tnode turns flags and tnode.toml into
 // NodeOptions; tests may call run_node in-process.
 
@@ -19,6 +20,8 @@ struct NodeOptions {
   std::string version = "0";
   // Log to this file instead of stderr (reopened on SIGHUP, for logrotate).
   std::optional<std::filesystem::path> log_file;
+  // Write the process id here at start; removed at exit (node/service.hpp).
+  std::optional<std::filesystem::path> pid_file;
 };
 
 // Runs the node on the calling thread until a stop signal. Fails, without

@@ -6,6 +6,7 @@
 #include <span>
 
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -663,4 +664,56 @@ TEST_CASE("bad overrides are refused naming the key and the problem", "[unit][co
     REQUIRE_FALSE(c);
     CHECK_THAT(c.error().message, Contains(k.expected));
   }
+}
+
+// ---- the commented template (tnode init)
+
+TEST_CASE("to_commented_toml parses back to the same configuration", "[unit][config]") {
+  NodeConfig defaults;
+  NodeConfig custom;
+  custom.data_dir = "/var/lib/tnode";
+  custom.role = Role::Masternode;
+  custom.peers = {"10.0.0.2:24100", "10.0.0.3:24100"};
+  custom.max_inbound = 16;
+  custom.log_format = LogFormat::Json;
+  NodeConfig pinned;  // the default genesis.file, and a hash: both must stay
+  pinned.genesis_hash = core::crypto::Hash32::from_hex(std::string(64, 'a')).value();
+  NodeConfig hash_only = pinned;  // no file: fetched from peers
+  hash_only.genesis_file.clear();
+  hash_only.peers = {"10.0.0.2:24100"};
+  for (const NodeConfig* c : {&defaults, &custom, &pinned, &hash_only}) {
+    const auto text = core::config::to_commented_toml(*c);
+    auto parsed = parse_node_config(text, kSource, "/etc/tnode");
+    REQUIRE(parsed);
+    CHECK(core::config::to_toml(*parsed) == core::config::to_toml(*c));
+  }
+}
+
+TEST_CASE("to_commented_toml shows every key, with its meaning, commented out at its default", "[unit][config]") {
+  NodeConfig c;
+  c.max_inbound = 16;
+  const auto text = core::config::to_commented_toml(c);
+  // Every key of to_toml is there once, after one line of meaning.
+  std::istringstream keys(core::config::to_toml(c));
+  std::string line, section;
+  int count = 0;
+  while (std::getline(keys, line)) {
+    if (line.starts_with('[')) {
+      section = line.substr(1, line.size() - 2);
+      CHECK_THAT(text, Contains("\n" + line + "\n"));
+      continue;
+    }
+    const auto eq = line.find(" = ");
+    if (eq == std::string::npos) continue;
+    const auto key = line.substr(0, eq);
+    const auto meaning = core::config::key_meaning(section, key);
+    INFO(section << "." << key);
+    CHECK(!meaning.empty());
+    const bool at_default = key != "max_inbound";
+    CHECK_THAT(text, Contains("# " + std::string(meaning) + "\n" + (at_default ? "# " : "") + line + "\n"));
+    ++count;
+  }
+  CHECK(count >= 45);
+  CHECK(core::config::key_meaning("network", "no_such_key").empty());
+  CHECK(core::config::key_meaning("node", "listen").empty());
 }

@@ -196,6 +196,16 @@ TEST_CASE("a saved key file loads back as the same key, mode 0600", "[unit][cryp
   CHECK(core::crypto::verify(key.public_key(), "d", msg, loaded->sign("d", msg)));
 }
 
+TEST_CASE("looks_like_key_file knows a key file's one line", "[unit][crypto]") {
+  const auto hex = test::key(5).seed().hex();
+  CHECK(core::crypto::looks_like_key_file(hex));
+  CHECK(core::crypto::looks_like_key_file(hex + "\n"));
+  CHECK(core::crypto::looks_like_key_file(hex + "\r\n"));
+  CHECK_FALSE(core::crypto::looks_like_key_file(hex.substr(1)));
+  CHECK_FALSE(core::crypto::looks_like_key_file("network = \"x\"\n"));
+  CHECK_FALSE(core::crypto::looks_like_key_file(""));
+}
+
 TEST_CASE("save_key_file never overwrites", "[unit][crypto]") {
   test::TempDir dir;
   auto path = dir / "node.key";

@@ -138,6 +138,12 @@ TEST_CASE("load_genesis_file reads a file and names it in errors", "[unit][chain
   test::write_text(path, "bogus = 1\n" + good_toml());
   CHECK_THAT(error_of(core::chain::load_genesis_file(path)), Contains(path.string() + ": unknown key 'bogus'"));
   CHECK_THAT(error_of(core::chain::load_genesis_file(dir / "missing.toml")), Contains("no such file"));
+
+  // A key file given by mistake is named as one, with the command that reads it.
+  test::write_text(path, test::key(3).seed().hex() + "\n");
+  CHECK_THAT(error_of(core::chain::load_genesis_file(path)),
+             Contains(path.string() + ": this is a node key file, not a genesis.toml") &&
+                 Contains("tgenesis pubkey " + path.string()));
 }
 
 // -------------------------------------------------------------- determinism
