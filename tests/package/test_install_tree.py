@@ -122,13 +122,13 @@ def config_kept():
 
 
 def example_defaults():
-    """Uncommenting every `#key = value` line changes nothing: the comments
-    show tnode's real defaults."""
+    """Uncommenting every `#key = value` (or `# key = value`) line changes
+    nothing: the comments show tnode's real defaults."""
     src = os.path.join(SOURCE, "contrib", "tnode.toml")
     with open(src, encoding="ascii") as f:
         text = f.read()
-    uncommented = re.sub(r"(?m)^#([a-z_]+ = )", r"\1", text)
-    keys = len(re.findall(r"(?m)^#[a-z_]+ = ", text))
+    uncommented = re.sub(r"(?m)^# ?([a-z_]+ = )", r"\1", text)
+    keys = len(re.findall(r"(?m)^# ?[a-z_]+ = ", text))
     expect(keys >= 40, "at least 40 commented keys in the example", keys)
     d = t.subdir("config")
     for name, body in (("example.toml", text), ("uncommented.toml", uncommented)):
