@@ -481,7 +481,12 @@ std::string to_commented_toml(const NodeConfig& c) {
   std::string line, default_line, section;
   std::string out =
       "# tnode.toml: the configuration of one tnode (every key: tnode.toml(5)).\n"
-      "# Lines starting with '#' show a key at its default; remove the '#' to change it.\n";
+      "# Lines starting with '#' show a key at its default; remove the '#' to change it.\n"
+      "# At the least a node needs its network's genesis: genesis.file (relative\n"
+      "# paths are taken from this file's directory; key_file from data_dir), or\n"
+      "# genesis.hash with network.peers. A masternode also needs node.role\n"
+      "# \"masternode\" and, at key_file, the key its genesis lists.\n"
+      "# Check it with: tnode --config <this file> --check-config\n\n";
   while (std::getline(a, line)) {
     std::getline(b, default_line);
     if (line.starts_with('[')) {

@@ -82,6 +82,18 @@ def init_print_writes_nothing():
 t.check("tnode init --print prints the file and writes nothing", init_print_writes_nothing)
 
 
+def packaged_example_is_the_template():
+    r = t.tool("tnode", "init", "--print", "--data-dir", "/var/lib/tnode", "--config", "/etc/tnode/tnode.toml")
+    expect_rc(r, 0)
+    example = os.path.join(os.environ["TNODE_SOURCE_DIR"], "contrib", "tnode.toml")
+    expect_eq(open(example).read(), r.stdout,
+              "contrib/tnode.toml (the package's /etc/tnode/tnode.toml) vs `tnode init --print --data-dir "
+              "/var/lib/tnode --config /etc/tnode/tnode.toml`; regenerate it with that command")
+
+
+t.check("the packaged example config is tnode init's template", packaged_example_is_the_template)
+
+
 def pubkey_matches_keygen():
     k = t.path("k.key")
     made = t.tool("tgenesis", "keygen", "-o", k)
