@@ -16,7 +16,11 @@ const std::vector<std::string_view> kNodeMetricNames = {
     "tnode_reconnect_attempts_total",
     "tnode_disconnects_total",
     "tnode_partition_events_total",
+    "tnode_masternodes",
+    "tnode_masternodes_seen",
     "tnode_chain_height",
+    "tnode_chain_tip_timestamp_seconds",
+    "tnode_block_time_seconds",
     "tnode_peer_height",
     "tnode_blocks_produced_total",
     "tnode_blocks_received_total",
@@ -58,7 +62,23 @@ NodeMetrics::NodeMetrics(std::string_view version)
                            .counter("tnode_partition_events_total",
                                     "Transitions into seeing fewer than half of the masternodes, or no peers.")
                            .with()),
+      masternodes(registry
+                      .gauge("tnode_masternodes",
+                             "Masternodes of the network this node counts for partitions (itself included when it "
+                             "runs as a masternode).")
+                      .with()),
+      masternodes_seen(registry
+                           .gauge("tnode_masternodes_seen",
+                                  "Of tnode_masternodes, those connected (plus this node when it is one); fewer "
+                                  "than half is a partition.")
+                           .with()),
       chain_height(registry.gauge("tnode_chain_height", "Height of the local chain tip.").with()),
+      chain_tip_timestamp(
+          registry
+              .gauge("tnode_chain_tip_timestamp_seconds", "Timestamp of the local chain tip's block, in Unix seconds.")
+              .with()),
+      block_time(
+          registry.gauge("tnode_block_time_seconds", "The genesis block time (slot length), in seconds.").with()),
       peer_height(registry.gauge("tnode_peer_height", "Chain height last reported by each connected peer.", {"peer"})),
       blocks_produced(
           registry.counter("tnode_blocks_produced_total", "Blocks this node produced in its own slots.").with()),

@@ -40,8 +40,9 @@ inline constexpr std::string_view kHandshakeFailed = "failed";
 inline constexpr std::array<double, 13> kHandshakeDurationBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                                      0.25,  0.5,    1,     2.5,  5,     10};
 
-// The names of DESIGN.md section 8 plus the HTTP server's, tnode_build_info
-// and tnode_uptime_seconds, in the order NodeMetrics declares them.
+// The names of DESIGN.md section 8 plus the HTTP server's, tnode_build_info,
+// tnode_uptime_seconds and the gauges the alert rules need (masternodes,
+// tip timestamp, block time), in the order NodeMetrics declares them.
 extern const std::vector<std::string_view> kNodeMetricNames;
 
 // Owns a Registry with every node metric. Families with labels are members
@@ -69,7 +70,11 @@ struct NodeMetrics {
   Family<Counter>& reconnect_attempts;  // tnode_reconnect_attempts_total{class}
   Family<Counter>& disconnects;         // tnode_disconnects_total{reason}
   Counter& partition_events;            // tnode_partition_events_total
+  Gauge& masternodes;                   // tnode_masternodes
+  Gauge& masternodes_seen;              // tnode_masternodes_seen
   Gauge& chain_height;                  // tnode_chain_height
+  Gauge& chain_tip_timestamp;           // tnode_chain_tip_timestamp_seconds
+  Gauge& block_time;                    // tnode_block_time_seconds
   Family<Gauge>& peer_height;           // tnode_peer_height{peer}
   Counter& blocks_produced;             // tnode_blocks_produced_total
   Counter& blocks_received;             // tnode_blocks_received_total

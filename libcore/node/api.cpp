@@ -157,7 +157,10 @@ void add_status_routes(http::Router& r, const Context& shared) {
   r.add("GET", "/metrics", [c = shared](const http::Request&) {
     c->metrics.uptime_seconds.set(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - c->started_at).count());
-    c->metrics.chain_height.set(static_cast<double>(c->store.tip().height));
+    const auto tip = c->store.tip();
+    c->metrics.chain_height.set(static_cast<double>(tip.height));
+    if (auto header = c->store.header(tip.hash))
+      c->metrics.chain_tip_timestamp.set(static_cast<double>(header->timestamp_ms) / 1000.0);
     c->network.update_gauges();
     http::Response resp;
     resp.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -2,10 +2,14 @@
 
 namespace core::node {
 
+MasternodeCounts masternode_counts(const ConnectivityInputs& in) {
+  const std::size_t self = in.self_is_masternode ? 1 : 0;
+  return {in.masternodes_connected + self, in.other_masternodes + self};
+}
+
 ConnectivityVerdict connectivity(const ConnectivityInputs& in) {
   if (in.peers_expected && in.peers == 0) return {true, "no peers"};
-  const std::size_t self = in.self_is_masternode ? 1 : 0;
-  const std::size_t seen = in.masternodes_connected + self, total = in.other_masternodes + self;
+  const auto [seen, total] = masternode_counts(in);
   if (total > 0 && seen * 2 < total)
     return {true, "sees " + std::to_string(seen) + " of " + std::to_string(total) + " masternodes (fewer than half)"};
   return {false, ""};

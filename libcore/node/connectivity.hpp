@@ -39,6 +39,15 @@ struct ConnectivityVerdict {
 
 ConnectivityVerdict connectivity(const ConnectivityInputs& in);
 
+// The masternode counts the rule compares: `seen` of `total` (this node
+// included in both when it runs as a masternode). Exported as
+// tnode_masternodes_seen and tnode_masternodes.
+struct MasternodeCounts {
+  std::size_t seen = 0;
+  std::size_t total = 0;
+};
+MasternodeCounts masternode_counts(const ConnectivityInputs& in);
+
 // Turns the verdict, checked every few hundred ms, into counted
 // transitions. Entering "partitioned" counts once it has held for `settle`
 // (a connection being replaced is not a partition); leaving counts at once.

@@ -163,8 +163,7 @@ void Network::Parts::on_persist_beat() {
 void Network::Parts::check_partition(Clock::time_point now) {
   const auto in = manager.connectivity_inputs();
   const auto verdict = node::connectivity(in);
-  const std::size_t self = in.self_is_masternode ? 1 : 0;
-  const std::size_t seen = in.masternodes_connected + self, total = in.other_masternodes + self;
+  const auto [seen, total] = masternode_counts(in);
   switch (partition.update(verdict.partitioned, now)) {
     case PartitionTracker::Transition::Entered:
       m.partition_events.inc();
@@ -302,7 +301,12 @@ std::size_t Network::peer_count() const { return p_->manager.peers().size(); }
 
 ConnectivityVerdict Network::connectivity() const { return node::connectivity(p_->manager.connectivity_inputs()); }
 
-void Network::update_gauges() { p_->m.breakers_open.set(static_cast<double>(p_->book.breakers_open(Clock::now()))); }
+void Network::update_gauges() {
+  p_->m.breakers_open.set(static_cast<double>(p_->book.breakers_open(Clock::now())));
+  const auto counts = masternode_counts(p_->manager.connectivity_inputs());
+  p_->m.masternodes.set(static_cast<double>(counts.total));
+  p_->m.masternodes_seen.set(static_cast<double>(counts.seen));
+}
 
 util::Result<void> Network::connect(const util::HostPort& address) { return p_->dialler.dial_now(address); }
 

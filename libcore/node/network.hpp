@@ -180,7 +180,8 @@ class Network {
   // The one connectivity verdict (connectivity.hpp).
   ConnectivityVerdict connectivity() const;
   // Brings the gauges computed from the address book (tnode_breakers_open)
-  // up to date; called before /metrics renders.
+  // and the connections (tnode_masternodes, tnode_masternodes_seen) up to
+  // date; called before /metrics renders.
   void update_gauges();
 
   // Admin: dial this address now (added as class static, source admin).

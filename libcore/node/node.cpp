@@ -261,6 +261,7 @@ util::Result<void> serve(const NodeOptions& options, const Identity& id, store::
   asio::io_context io(1);
   metrics::NodeMetrics metrics(options.version);
   metrics.chain_height.set(static_cast<double>(store.tip().height));
+  metrics.block_time.set(static_cast<double>(id.genesis.block_time_ms) / 1000.0);
   Network network(io, network_settings_from(c, id.role, "tnode/" + options.version, id.genesis.masternodes.size()),
                   id.key, id.genesis, store, metrics);
   // Header signatures are verified on every core; the rest stays on io's thread.

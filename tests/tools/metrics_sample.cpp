@@ -31,7 +31,11 @@ int main() {
   m.reconnect_attempts.with({core::p2p::to_string(PeerClass::Discovered)}).inc(5);
   m.disconnects.with({s(core::p2p::to_string(RejectCode::timeout))}).inc();
   m.partition_events.inc();
+  m.masternodes.set(4);
+  m.masternodes_seen.set(3);
   m.chain_height.set(1234);
+  m.chain_tip_timestamp.set(1767225600.5);
+  m.block_time.set(0.5);
   // A label value with every character the format escapes, and a byte that
   // is not UTF-8: the output must still parse.
   m.peer_height.with({"a1b2c3"}).set(1230);

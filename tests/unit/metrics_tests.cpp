@@ -320,7 +320,11 @@ TEST_CASE("NodeMetrics registers every metric of DESIGN.md section 8", "[unit][m
       {"tnode_reconnect_attempts_total", "counter"},
       {"tnode_disconnects_total", "counter"},
       {"tnode_partition_events_total", "counter"},
+      {"tnode_masternodes", "gauge"},
+      {"tnode_masternodes_seen", "gauge"},
       {"tnode_chain_height", "gauge"},
+      {"tnode_chain_tip_timestamp_seconds", "gauge"},
+      {"tnode_block_time_seconds", "gauge"},
       {"tnode_peer_height", "gauge"},
       {"tnode_blocks_produced_total", "counter"},
       {"tnode_blocks_received_total", "counter"},
@@ -382,6 +386,10 @@ TEST_CASE("NodeMetrics members update the series render() shows", "[unit][metric
   m.partition_events.inc();
   m.uptime_seconds.set(12.5);
   m.disconnects.with({"timeout"}).inc();
+  m.masternodes.set(4);
+  m.masternodes_seen.set(1);
+  m.chain_tip_timestamp.set(1767225600.5);
+  m.block_time.set(0.5);
 
   const std::string text = m.render();
   CHECK_THAT(text, Contains("tnode_handshake_duration_seconds_bucket{le=\"0.001\"} 1\n"));
@@ -393,6 +401,10 @@ TEST_CASE("NodeMetrics members update the series render() shows", "[unit][metric
   CHECK_THAT(text, Contains("tnode_partition_events_total 1\n"));
   CHECK_THAT(text, Contains("tnode_uptime_seconds 12.5\n"));
   CHECK_THAT(text, Contains("tnode_disconnects_total{reason=\"timeout\"} 1\n"));
+  CHECK_THAT(text, Contains("tnode_masternodes 4\n"));
+  CHECK_THAT(text, Contains("tnode_masternodes_seen 1\n"));
+  CHECK_THAT(text, Contains("tnode_chain_tip_timestamp_seconds 1.7672256005e+09\n"));
+  CHECK_THAT(text, Contains("tnode_block_time_seconds 0.5\n"));
 
   m.peer_height.remove({"ab12"});
   CHECK_THAT(m.render(), !Contains("tnode_peer_height{"));

@@ -7,6 +7,7 @@
 
 using core::node::connectivity;
 using core::node::ConnectivityInputs;
+using core::node::masternode_counts;
 using core::node::PartitionTracker;
 using Transition = PartitionTracker::Transition;
 using std::chrono::milliseconds;
@@ -65,6 +66,23 @@ TEST_CASE("a genesis masternode key running as a regular node neither counts its
   CHECK_FALSE(connectivity(in).partitioned);
   // Had it run as a masternode, 1 connected + itself = 2 of 4 would be fine.
   CHECK_FALSE(connectivity(inputs(2, 1, 3, true)).partitioned);
+}
+
+TEST_CASE("masternode_counts gives the seen and total the rule compares (tnode_masternodes_seen, tnode_masternodes)",
+          "[unit][node]") {
+  // A masternode of 4 connected to 1 other: sees itself and that one.
+  auto c = masternode_counts(inputs(3, 1, 3, true));
+  CHECK(c.seen == 2);
+  CHECK(c.total == 4);
+  // A regular node of a network of 4 masternodes, connected to 1 of them.
+  c = masternode_counts(inputs(3, 1, 4, false));
+  CHECK(c.seen == 1);
+  CHECK(c.total == 4);
+  CHECK(connectivity(inputs(3, 1, 4, false)).partitioned);  // 1 * 2 < 4, as an alert on the gauges reads it
+  // A dev node alone: nothing to see.
+  c = masternode_counts(inputs(0, 0, 0, false, false));
+  CHECK(c.seen == 0);
+  CHECK(c.total == 0);
 }
 
 TEST_CASE("partition transitions: entering counts after it settles, leaving at once, none before first contact",
