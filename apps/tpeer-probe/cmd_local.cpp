@@ -16,6 +16,7 @@
 #include "common/app.hpp"
 #include "libcore/chain/genesis.hpp"
 #include "libcore/config/node_config.hpp"
+#include "libcore/node/settings_from_config.hpp"
 #include "libcore/util/files.hpp"
 #include "libcore/util/resources.hpp"
 #include "tpeer-probe/commands.hpp"
@@ -33,7 +34,7 @@ json limit_json(std::uint64_t v) { return v == core::util::kFdUnlimited ? json(n
 // What tnode needs and what this host offers. A value that could not be read
 // holds its error, which is also listed in `errors`.
 struct LocalReport {
-  core::util::FdBudget budget;
+  core::util::FdBudget budget = core::node::fd_budget(core::config::NodeConfig{}, 0);
   std::uint16_t port = 0;
   std::string needs_of = "default tnode.toml";
   std::uint64_t need = 0;  // required_fds(budget)
@@ -111,13 +112,13 @@ core::util::Result<void> needs_of_config(const std::string& path, const std::vec
   if (!file) return tl::unexpected(file.error());
   auto cfg = core::config::apply_overrides(*file, overrides);
   if (!cfg) return tl::unexpected(cfg.error());
-  r.budget.max_inbound = cfg->max_inbound;
-  r.budget.max_outbound = cfg->max_outbound;
+  std::size_t masternodes = 0;
   if (auto genesis = cfg->genesis_path()) {
     auto spec = core::chain::load_genesis_file(*genesis);
     if (!spec) return tl::unexpected(spec.error());
-    r.budget.masternodes = spec->masternodes.size();
+    masternodes = spec->masternodes.size();
   }
+  r.budget = core::node::fd_budget(*cfg, masternodes);
   if (!port_given) r.port = cfg->listen.port;
   r.needs_of = path;
   return {};

@@ -69,6 +69,9 @@ def probe_matches_node():
     expect(0 < j["fds_open"] <= len(os.listdir(f"/proc/{pid}/fd")) + 8, "fds_open close to /proc/PID/fd's count",
            j["fds_open"])
     expect_eq(j["fds_needed"]["for"], node.config, "the config its needs come from (its --config)")
+    need = j["fds_needed"]
+    expect(need["max_handshakes"] >= 32 and need["http_connections"] > 0,
+           "the need to count handshakes (>= 32) and HTTP connections, as tnode does", need)
     expect_eq((j.get("ok"), j.get("fd_ok"), j.get("errors")), (True, True, []), "(ok, fd_ok, errors)")
 
     text = t.tool("tpeer-probe", "local", "--pid", pid)
