@@ -1,6 +1,7 @@
 #include "common/app.hpp"
 
 #include <unistd.h>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -15,6 +16,33 @@ int report_error(const std::string& tool, const std::string& message, int code) 
 }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
+
+namespace {
+volatile std::sig_atomic_t g_interrupt = 0;
+struct sigaction g_previous_int, g_previous_term;
+extern "C" void record_interrupt(int signo) { g_interrupt = signo; }
+}  // namespace
+
+InterruptFlag::InterruptFlag() {
+  g_interrupt = 0;
+  struct sigaction action {};
+  action.sa_handler = record_interrupt;
+  action.sa_flags = SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, &g_previous_int);
+  sigaction(SIGTERM, &action, &g_previous_term);
+}
+
+InterruptFlag::~InterruptFlag() {
+  sigaction(SIGINT, &g_previous_int, nullptr);
+  sigaction(SIGTERM, &g_previous_term, nullptr);
+}
+
+int InterruptFlag::signal() const { return g_interrupt; }
+
+std::string InterruptFlag::name(int signo) {
+  return signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM" : "signal " + std::to_string(signo);
+}
 
 const char* version() { return TNODE_VERSION; }
 

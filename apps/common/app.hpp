@@ -52,6 +52,24 @@ class Progress {
   std::chrono::steady_clock::time_point start_, last_;
 };
 
+// SIGINT/SIGTERM as a flag for a tool's long loops (tchain export, import):
+// while an InterruptFlag lives, either signal only records its number (the
+// handler does nothing else; SA_RESTART, so no system call fails with EINTR)
+// and the loop polls signal() to stop cleanly. The previous dispositions are
+// restored on destruction. One at a time, on the main thread.
+class InterruptFlag {
+ public:
+  InterruptFlag();
+  ~InterruptFlag();
+  InterruptFlag(const InterruptFlag&) = delete;
+  InterruptFlag& operator=(const InterruptFlag&) = delete;
+  // 0 until a signal arrives, then SIGINT or SIGTERM.
+  int signal() const;
+  // "SIGINT" / "SIGTERM", and the shell's exit code for it (130 / 143).
+  static std::string name(int signo);
+  static int exit_code(int signo) { return 128 + signo; }
+};
+
 // Where a tool finds a node's chain store: --data-dir DIR (DIR/chain, or
 // DIR itself when it is a store) or --config FILE (its node.data_dir).
 struct StoreLocation {

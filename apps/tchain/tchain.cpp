@@ -185,8 +185,9 @@ int cmd_export(const Settings& s) {
   if (!writer) return failure(writer.error().message);
   const auto tip = store->tip().height;
   app::Progress progress("exporting");
+  app::InterruptFlag interrupt;
   std::uint64_t written = 0;
-  for (std::uint64_t h = std::max<std::uint64_t>(1, s.from); h <= tip; ++h) {
+  for (std::uint64_t h = std::max<std::uint64_t>(1, s.from); h <= tip && !interrupt.signal(); ++h) {
     auto hash = store->hash_at(h);
     auto block = hash ? store->block(*hash) : std::nullopt;
     if (!block) return failure("main index has no block at height " + std::to_string(h));
@@ -195,6 +196,15 @@ int cmd_export(const Settings& s) {
     progress.update(h, tip);
   }
   progress.finish();
+  if (const int signo = interrupt.signal()) {
+    // Only a complete chain file may carry the name: the .partial goes.
+    std::string what = "removed " + writer->partial_path().string();
+    if (auto r = writer->abandon(); !r) what = r.error().message;
+    return app::report_error(kTool,
+                             "interrupted by " + app::InterruptFlag::name(signo) + " after " + std::to_string(written) +
+                                 " blocks: " + what + "; " + s.file + " was not written",
+                             app::InterruptFlag::exit_code(signo));
+  }
   if (auto r = writer->finish(); !r) return failure(r.error().message);
   if (s.json)
     app::print_json({{"file", s.file}, {"blocks", written}, {"height", tip}});
@@ -218,6 +228,7 @@ int cmd_import(const Settings& s) {
       return failure(s.file + ": the chain file belongs to genesis " +
                      core::chain::genesis_hash(reader->genesis()).hex() + ", not to " + s.genesis_file);
   }
+  app::InterruptFlag interrupt;
   auto store = ChainStore::open(options);
   if (!store) return failure(store.error().message);
   app::Progress progress("importing");
@@ -269,23 +280,38 @@ int cmd_import(const Settings& s) {
                      std::to_string(imported) + " blocks imported before it)");
     }
     progress.update(index, 0);
+    if (interrupt.signal()) {  // between two atomic batches: the store is consistent
+      pool.wait(*batches[cur ^ 1].job);
+      break;
+    }
   }
-  if (read_error) {
+  if (read_error && !interrupt.signal()) {
     progress.finish();
     return failure(*read_error + " (" + std::to_string(imported) + " blocks imported before it)");
   }
   progress.finish();
   auto tip = (*store)->tip();
-  if (s.json)
-    app::print_json({{"file", s.file},
-                     {"imported", imported},
-                     {"already_known", known},
-                     {"height", tip.height},
-                     {"tip", tip.hash.hex()}});
-  else
-    std::cout << "imported " << imported << " blocks (" << known << " already known); tip " << tip.height << " "
-              << tip.hash.hex() << "\n";
-  return app::kOk;
+  const int signo = interrupt.signal();
+  if (s.json) {
+    json j = {{"file", s.file},
+              {"imported", imported},
+              {"already_known", known},
+              {"height", tip.height},
+              {"tip", tip.hash.hex()}};
+    if (signo) j["interrupted"] = app::InterruptFlag::name(signo);
+    app::print_json(j);
+  } else {
+    std::cout << (signo ? "interrupted: imported " : "imported ") << imported << " blocks (" << known
+              << " already known); tip " << tip.height << " " << tip.hash.hex() << "\n";
+  }
+  if (!signo) return app::kOk;
+  return app::report_error(kTool,
+                           "interrupted by " + app::InterruptFlag::name(signo) + " after block " +
+                               std::to_string(index) + " of " + s.file + ": the store is consistent at height " +
+                               std::to_string(tip.height) +
+                               " (blocks are imported in atomic batches); run the same import again to resume "
+                               "(blocks already in the store are skipped)",
+                           app::InterruptFlag::exit_code(signo));
 }
 
 int cmd_diff(const Settings& s) {

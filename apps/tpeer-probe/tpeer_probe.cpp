@@ -108,11 +108,16 @@ int tpeer_probe_main(int argc, char** argv) {
   add_network(stress);
   add_timeout(stress, "Limit of each connect and each handshake");
 
-  auto* local = cli.add_subcommand("local", "Open-file limits, sockets on the node port by TCP state, ephemeral ports");
+  auto* local = cli.add_subcommand(
+      "local",
+      "Open-file limits, sockets on the node port by TCP state, ephemeral ports; or those of a running tnode, by pid");
   local->add_option("-p,--port", s.port, "Port whose sockets are counted")
       ->capture_default_str()
       ->check(CLI::Range(1, 65535));
   local->add_option("-c,--config", s.config_file, "A node's tnode.toml: its limits, its genesis and its port");
+  local->add_option("--pid", s.pid,
+                    "A running tnode (its pid, or its pid file): its open-file limits, open descriptors and TCP "
+                    "sockets (listening, established) from /proc; its needs from the config it was started with");
 
   if (auto code = app::parse_cli(cli, argc, argv)) return *code;
   s.command = cli.get_subcommands().front()->get_name();

@@ -47,6 +47,7 @@ struct Settings {
 
   std::uint16_t port = kDefaultPeerPort;  // local
   bool port_given = false;                // local: --port was given (overrides --config)
+  std::string pid;                        // local: a running tnode's pid, or its pid file
 };
 
 // Runs one command; returns the exit code (0 all good, 1 a target failed,

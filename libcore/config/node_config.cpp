@@ -185,8 +185,11 @@ util::Result<void> validate(const NodeConfig& c) {
   return {};
 }
 
-util::Result<NodeConfig> parse_node_config(std::string_view text, const std::string& source,
-                                           const std::filesystem::path& base_dir) {
+namespace {
+// Every key read and checked on its own; validate() (keys against each
+// other) is left to the caller.
+util::Result<NodeConfig> parse_fields(std::string_view text, const std::string& source,
+                                      const std::filesystem::path& base_dir) {
   auto parsed = util::parse_toml(text, source);
   if (!parsed) return tl::unexpected(parsed.error());
   const toml::table& root = *parsed;
@@ -293,7 +296,15 @@ util::Result<NodeConfig> parse_node_config(std::string_view text, const std::str
     const toml::table* g = root["genesis"].as_table();
     if (!g || !g->get("file")) c.genesis_file.clear();
   }
-  if (auto v = validate(c); !v) return util::fail(source + ": " + v.error().message);
+  return c;
+}
+}  // namespace
+
+util::Result<NodeConfig> parse_node_config(std::string_view text, const std::string& source,
+                                           const std::filesystem::path& base_dir) {
+  auto c = parse_fields(text, source, base_dir);
+  if (!c) return c;
+  if (auto v = validate(*c); !v) return util::fail(source + ": " + v.error().message);
   return c;
 }
 
@@ -514,28 +525,35 @@ namespace core::config {
 
 util::Result<NodeConfig> apply_overrides(const NodeConfig& c, const std::vector<std::string>& assignments) {
   if (assignments.empty()) return c;
+  // Each assignment is checked as it is applied, with "--set ASSIGNMENT" as
+  // the source a file error names ("tnode.toml: key 'x' ..."); the keys are
+  // checked against each other once all are applied.
   std::string text = to_toml(c);
+  std::string sources;
   for (const auto& a : assignments) {
+    const std::string source = "--set " + a;
+    sources += (sources.empty() ? "" : ", ") + source;
     const auto eq = a.find('=');
     const auto dot = a.find('.');
     if (eq == std::string::npos || dot == std::string::npos || dot > eq)
-      return util::fail("--set '" + a + "': expected SECTION.KEY=VALUE, e.g. network.max_inbound=16");
+      return util::fail(source + ": expected SECTION.KEY=VALUE, e.g. network.max_inbound=16");
     const std::string section = a.substr(0, dot), key = a.substr(dot + 1, eq - dot - 1), value = a.substr(eq + 1);
     const auto header = text.find("[" + section + "]\n");
-    if (header == std::string::npos) return util::fail("--set '" + a + "': unknown section '" + section + "'");
+    if (header == std::string::npos) return util::fail(source + ": unknown section '" + section + "'");
     const auto section_end = std::min(text.find("\n[", header + 1), text.size());
     const auto line = text.find("\n" + key + " = ", header);
     if (line == std::string::npos || line >= section_end)
-      return util::fail("--set '" + a + "': unknown key '" + section + "." + key + "'");
+      return util::fail(source + ": unknown key '" + section + "." + key + "'");
     // A value that is valid TOML (number, boolean, quoted string, array) is
     // used as written; anything else is taken as a string.
-    const bool is_toml = !value.empty() && util::parse_toml("v = " + value, "--set");
+    const bool is_toml = !value.empty() && util::parse_toml("v = " + value, source);
     const std::string rendered = is_toml ? value : quote(value);
     const auto value_begin = line + 1 + key.size() + 3;
     const auto value_end = std::min(text.find('\n', value_begin), text.size());
     text.replace(value_begin, value_end - value_begin, rendered);
+    if (auto checked = parse_fields(text, source, c.base_dir); !checked) return checked;
   }
-  return parse_node_config(text, "command-line override", c.base_dir);
+  return parse_node_config(text, sources, c.base_dir);
 }
 
 }  // namespace core::config

@@ -188,13 +188,7 @@ util::Result<Identity> load_identity(const config::NodeConfig& c) {
 // Refuses to start when the open-file limit cannot hold every connection
 // the configuration allows (DESIGN.md 6).
 util::Result<void> check_open_files(const config::NodeConfig& c, const chain::GenesisSpec& genesis) {
-  util::FdBudget budget;
-  budget.max_inbound = c.max_inbound;
-  budget.max_outbound = c.max_outbound;
-  budget.masternodes = genesis.masternodes.size();
-  budget.max_handshakes = handshake_cap(c, genesis.masternodes.size());
-  budget.http_connections = c.http_max_connections;
-  return util::ensure_fd_capacity(budget);
+  return util::ensure_fd_capacity(fd_budget(c, genesis.masternodes.size()));
 }
 
 // Counts the HTTP server's refusals and closes, and its open connections,

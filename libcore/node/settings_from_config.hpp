@@ -14,6 +14,7 @@
 #include "libcore/node/network.hpp"
 #include "libcore/node/sync.hpp"
 #include "libcore/p2p/settings_from_config.hpp"
+#include "libcore/util/resources.hpp"
 
 namespace core::node {
 
@@ -24,6 +25,20 @@ namespace core::node {
 inline std::size_t handshake_cap(const config::NodeConfig& c, std::size_t masternodes) {
   return std::max<std::size_t>(config::defaults::kMaxHandshakes,
                                std::size_t{c.max_inbound} + c.max_outbound + masternodes);
+}
+
+// The descriptors a node with this configuration may hold open (its
+// connection limits, the masternodes of its genesis dialled beyond them, the
+// handshake cap, the HTTP server's connections and the reserve): what tnode
+// checks its open-file limit against at start, and `tpeer-probe local` too.
+inline util::FdBudget fd_budget(const config::NodeConfig& c, std::size_t masternodes) {
+  util::FdBudget budget;
+  budget.max_inbound = c.max_inbound;
+  budget.max_outbound = c.max_outbound;
+  budget.masternodes = masternodes;
+  budget.max_handshakes = handshake_cap(c, masternodes);
+  budget.http_connections = c.http_max_connections;
+  return budget;
 }
 
 // `user_agent` is what this node calls itself in its Hello ("tnode/0.1.0");

@@ -64,6 +64,14 @@ util::Result<void> ChainFileWriter::finish() {
   return {};
 }
 
+util::Result<void> ChainFileWriter::abandon() {
+  if (!file_) return {};
+  file_.reset();
+  if (std::remove(partial_path_.c_str()) != 0 && errno != ENOENT)
+    return util::fail(partial_path_.string() + ": cannot delete: " + std::strerror(errno));
+  return {};
+}
+
 util::Result<ChainFileReader> ChainFileReader::open(const std::filesystem::path& path) {
   ChainFileReader r;
   r.path_ = path;

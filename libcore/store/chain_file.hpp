@@ -29,13 +29,22 @@ using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
 class ChainFileWriter {
  public:
   // Writes to "<path>.partial"; finish() renames it to `path`, so `path` only
-  // ever holds a complete chain file.
+  // ever holds a complete chain file. A writer destroyed before finish()
+  // (an error, an interrupted export) deletes its .partial file.
   static util::Result<ChainFileWriter> create(const std::filesystem::path& path, const chain::GenesisSpec& genesis);
+  ChainFileWriter(ChainFileWriter&&) = default;
+  ChainFileWriter& operator=(ChainFileWriter&&) = default;
+  ~ChainFileWriter() { abandon(); }
   util::Result<void> append(const chain::Block& block);
   // Writes the end marker, syncs, closes and renames the file into place.
   util::Result<void> finish();
+  // Closes and deletes the .partial file (nothing once finished); an error
+  // names the file that could not be deleted.
+  util::Result<void> abandon();
+  const std::filesystem::path& partial_path() const { return partial_path_; }
 
  private:
+  ChainFileWriter() = default;
   FilePtr file_;
   std::filesystem::path path_;
   std::filesystem::path partial_path_;

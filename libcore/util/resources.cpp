@@ -1,5 +1,6 @@
 #include "libcore/util/resources.hpp"
 
+#include <arpa/inet.h>
 #include <sys/resource.h>
 #include <algorithm>
 #include <array>
@@ -7,6 +8,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <fstream>
 #include <system_error>
 #include <vector>
 
@@ -76,6 +78,29 @@ std::string tcp_state_name(unsigned code) {
   if (code >= 1 && code <= kTcpStateNames.size()) return kTcpStateNames[code - 1];
   static constexpr char kHex[] = "0123456789ABCDEF";
   return std::string("UNKNOWN(0x") + kHex[(code >> 4) & 0xF] + kHex[code & 0xF] + ")";
+}
+
+// "0100007F:5DC4" -> "127.0.0.1:24004"; 32 hex digits -> "[::1]:port". The
+// kernel prints each 32-bit word of the address as a host-order integer.
+bool parse_endpoint(std::string_view endpoint, std::string& out, std::uint16_t& port) {
+  if (!parse_endpoint_port(endpoint, port)) return false;
+  const std::string_view hex = endpoint.substr(0, endpoint.find(':'));
+  unsigned char bytes[16];
+  for (std::size_t word = 0; word < hex.size() / 8; ++word) {
+    std::uint32_t v = 0;
+    if (!parse_whole(hex.substr(word * 8, 8), 16, v)) return false;
+    std::memcpy(bytes + word * 4, &v, 4);
+  }
+  char text[INET6_ADDRSTRLEN] = {};
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+  if (hex.size() == 8 || std::memcmp(bytes, kMapped, 12) == 0) {
+    ::inet_ntop(AF_INET, hex.size() == 8 ? bytes : bytes + 12, text, sizeof text);
+    out = std::string(text) + ":" + std::to_string(port);
+  } else {
+    ::inet_ntop(AF_INET6, bytes, text, sizeof text);
+    out = "[" + std::string(text) + "]:" + std::to_string(port);
+  }
+  return true;
 }
 
 void merge_into(TcpStateCounts& into, const TcpStateCounts& from) {
@@ -174,6 +199,121 @@ Result<TcpStateCounts> read_tcp_states(std::uint16_t port, const std::filesystem
     merge_into(counts, count_tcp_states(*v6, port));
   }
   return counts;
+}
+
+// ------------------------------------------------------------ another process
+
+std::vector<TcpSocket> parse_tcp_sockets(std::string_view text, const std::set<std::uint64_t>& inodes) {
+  std::vector<TcpSocket> out;
+  while (!text.empty()) {
+    auto eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+    // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+    auto fields = tokens(line, 10);
+    TcpSocket s;
+    unsigned state = 0;
+    if (fields.size() < 10 || fields[0].back() != ':' || !parse_whole(fields[9], 10, s.inode) ||
+        !inodes.count(s.inode) || !parse_endpoint(fields[1], s.local, s.local_port) ||
+        !parse_endpoint(fields[2], s.remote, s.remote_port) || fields[3].size() != 2 ||
+        !parse_whole(fields[3], 16, state))
+      continue;
+    s.state = tcp_state_name(state);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<FdLimits> parse_proc_fd_limits(std::string_view text) {
+  constexpr std::string_view kRow = "Max open files";
+  const auto at = text.find(kRow);
+  if (at == std::string_view::npos) return fail("no \"Max open files\" row");
+  std::string_view rest = text.substr(at + kRow.size());
+  auto fields = tokens(rest.substr(0, rest.find('\n')), 3);
+  FdLimits limits;
+  auto parse = [](std::string_view f, std::uint64_t& v) {
+    if (f == "unlimited") {
+      v = kFdUnlimited;
+      return true;
+    }
+    return parse_whole(f, 10, v);
+  };
+  if (fields.size() < 2 || !parse(fields[0], limits.soft) || !parse(fields[1], limits.hard))
+    return fail("\"Max open files\" row is not \"SOFT HARD files\": \"" + std::string(rest.substr(0, rest.find('\n'))) +
+                "\"");
+  return limits;
+}
+
+namespace {
+// The error for a failed read of `path`, a file of process `pid`.
+Error process_error(int pid, const std::filesystem::path& path, const std::error_code& ec) {
+  const std::string who = "process " + std::to_string(pid) + ": ";
+  if (ec == std::errc::no_such_file_or_directory || ec == std::errc::no_such_process)
+    return Error{who + "no such process"};
+  if (ec == std::errc::permission_denied || ec == std::errc::operation_not_permitted)
+    return Error{who + "permission denied reading " + path.string() +
+                 " (run as the user the node runs as, or as root)"};
+  return Error{who + path.string() + ": " + ec.message()};
+}
+
+// A small /proc file, read whole (its size is reported as 0).
+Result<std::string> read_proc_file(int pid, const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return tl::unexpected(process_error(pid, path, std::error_code(errno, std::generic_category())));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return tl::unexpected(process_error(pid, path, std::error_code(errno, std::generic_category())));
+  return text;
+}
+}  // namespace
+
+Result<ProcessResources> read_process_resources(int pid, const std::filesystem::path& proc) {
+  namespace fs = std::filesystem;
+  const fs::path dir = proc / std::to_string(pid);
+  std::error_code ec;
+  if (pid <= 0 || !fs::is_directory(dir, ec)) return fail("process " + std::to_string(pid) + ": no such process");
+  ProcessResources r;
+  r.pid = pid;
+  auto comm = read_proc_file(pid, dir / "comm");
+  if (!comm) return tl::unexpected(comm.error());
+  r.name = comm->substr(0, comm->find('\n'));
+  if (auto cmdline = read_proc_file(pid, dir / "cmdline")) {
+    for (std::size_t i = 0; i < cmdline->size();) {
+      const auto end = std::min(cmdline->find('\0', i), cmdline->size());
+      r.cmdline.push_back(cmdline->substr(i, end - i));
+      i = end + 1;
+    }
+  }
+  r.cwd = fs::read_symlink(dir / "cwd", ec);
+  if (ec) r.cwd.clear();
+  auto limits_text = read_proc_file(pid, dir / "limits");
+  if (!limits_text) return tl::unexpected(limits_text.error());
+  auto limits = parse_proc_fd_limits(*limits_text);
+  if (!limits) return tl::unexpected(limits.error().context((dir / "limits").string() + ": "));
+  r.limits = *limits;
+
+  std::set<std::uint64_t> inodes;
+  fs::directory_iterator it(dir / "fd", ec);
+  if (ec) return tl::unexpected(process_error(pid, dir / "fd", ec));
+  while (it != fs::directory_iterator()) {
+    ++r.open_fds;
+    // "socket:[12345]"; a descriptor closed meanwhile is simply not a socket.
+    std::error_code link_ec;
+    const std::string target = fs::read_symlink(it->path(), link_ec).string();
+    std::uint64_t inode = 0;
+    if (!link_ec && target.rfind("socket:[", 0) == 0 && target.back() == ']' &&
+        parse_whole(std::string_view(target).substr(8, target.size() - 9), 10, inode))
+      inodes.insert(inode);
+    it.increment(ec);
+    if (ec) return tl::unexpected(process_error(pid, dir / "fd", ec));
+  }
+  for (const char* table : {"tcp", "tcp6"}) {
+    const fs::path path = dir / "net" / table;
+    if (std::string(table) == "tcp6" && !fs::exists(path, ec)) continue;  // IPv6 disabled
+    auto text = read_proc_file(pid, path);
+    if (!text) return tl::unexpected(text.error());
+    for (auto& s : parse_tcp_sockets(*text, inodes)) r.sockets.push_back(std::move(s));
+  }
+  return r;
 }
 
 // ------------------------------------------------------------ ephemeral ports

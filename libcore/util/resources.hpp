@@ -11,9 +11,11 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "libcore/util/error.hpp"
 
@@ -93,6 +95,47 @@ TcpStateCounts count_tcp_states(std::string_view proc_net_tcp_text, std::uint16_
 // count_tcp_states over <proc_net>/tcp and <proc_net>/tcp6, summed. A missing
 // tcp6 (IPv6 disabled) is fine; a missing or unreadable tcp fails naming it.
 Result<TcpStateCounts> read_tcp_states(std::uint16_t port, const std::filesystem::path& proc_net = "/proc/net");
+
+// ------------------------------------------------------------ another process
+
+// One TCP socket of /proc/net/tcp{,6}: addresses as "127.0.0.1:24100" or
+// "[::1]:24100" (an IPv4-mapped IPv6 address as its IPv4 form).
+struct TcpSocket {
+  std::string local;
+  std::string remote;
+  std::uint16_t local_port = 0;
+  std::uint16_t remote_port = 0;
+  std::string state;  // as in TcpStateCounts
+  std::uint64_t inode = 0;
+};
+
+// The rows of /proc/net/tcp or tcp6 text whose socket inode (the 10th
+// column) is in `inodes`, in file order. Never fails: malformed rows, the
+// header and blank lines are skipped.
+std::vector<TcpSocket> parse_tcp_sockets(std::string_view proc_net_tcp_text, const std::set<std::uint64_t>& inodes);
+
+// Parses /proc/PID/limits text: the soft and hard columns of its
+// "Max open files" row ("unlimited" as kFdUnlimited). Fails naming the row
+// when it is missing or not two limits.
+Result<FdLimits> parse_proc_fd_limits(std::string_view proc_limits_text);
+
+// What /proc shows of a running process.
+struct ProcessResources {
+  int pid = 0;
+  std::string name;                  // /proc/PID/comm (at most 15 characters)
+  std::vector<std::string> cmdline;  // /proc/PID/cmdline, one argument each
+  std::filesystem::path cwd;         // /proc/PID/cwd, empty when unreadable
+  FdLimits limits;                   // its RLIMIT_NOFILE, from /proc/PID/limits
+  std::uint64_t open_fds = 0;        // entries of /proc/PID/fd
+  std::vector<TcpSocket> sockets;    // its TCP sockets, IPv4 then IPv6
+};
+
+// Reads process `pid` under `proc` (its sockets from its own network
+// namespace's PID/net/tcp{,6}). Fails with "process PID: no such process"
+// when it does not exist (or has exited meanwhile), with "process PID:
+// permission denied reading <path> (...)" when its fd directory or files
+// belong to another user, and otherwise naming the file that failed.
+Result<ProcessResources> read_process_resources(int pid, const std::filesystem::path& proc = "/proc");
 
 // ------------------------------------------------------------ ephemeral ports
 

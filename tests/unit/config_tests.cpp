@@ -639,31 +639,71 @@ TEST_CASE("an override of a key that two sections have changes only its own sect
   CHECK(n->http_idle_timeout == NodeConfig{}.http_idle_timeout);
 }
 
-TEST_CASE("bad overrides are refused naming the key and the problem", "[unit][config]") {
+TEST_CASE("bad overrides are refused naming the --set option and the key", "[unit][config]") {
   struct Case {
     std::string assignment;
-    std::string expected;
+    std::string expected;  // the whole message
   };
   const Case cases[] = {
-      {"max_inbound=3", "expected SECTION.KEY=VALUE"},
-      {"network.max_inbound", "expected SECTION.KEY=VALUE"},
-      {"netwrk.max_inbound=3", "unknown section 'netwrk'"},
-      {"network.max_inbund=3", "unknown key 'network.max_inbund'"},
-      {"network.max_inbound=-1", "network.max_inbound"},
-      {"network.max_inbound=lots", "network.max_inbound"},
-      {"reconnect.base_delay=soon", "reconnect.base_delay"},
-      {"network.listen=nowhere", "network.listen"},
-      {"network.ping_interval=5m", "network.ping_interval"},  // must stay below idle_timeout
-      {"node.role=boss", "node.role"},
-      {"http.max_connections_per_ip=0", "http.max_connections_per_ip"},
-      {"http.header_timeout=0s", "http.header_timeout"},
+      // malformed: no '=', no section
+      {"network.max_inbound", "--set network.max_inbound: expected SECTION.KEY=VALUE, e.g. network.max_inbound=16"},
+      {"max_inbound=3", "--set max_inbound=3: expected SECTION.KEY=VALUE, e.g. network.max_inbound=16"},
+      {"netwrk.max_inbound=3", "--set netwrk.max_inbound=3: unknown section 'netwrk'"},
+      {"network.max_inbund=3", "--set network.max_inbund=3: unknown key 'network.max_inbund'"},
+      {"network.max_inbound=abc",
+       "--set network.max_inbound=abc: key 'network.max_inbound' must be an integer, not a string"},
+      {"network.max_inbound=-1",
+       "--set network.max_inbound=-1: key 'network.max_inbound': -1 is out of range 0..100000"},
+      {"genesis.bootstrap_node=1",
+       "--set genesis.bootstrap_node=1: key 'genesis.bootstrap_node' must be a boolean, "
+       "not an integer"},
   };
   for (const auto& k : cases) {
     INFO(k.assignment);
     auto c = core::config::apply_overrides(NodeConfig{}, {k.assignment});
     REQUIRE_FALSE(c);
-    CHECK_THAT(c.error().message, Contains(k.expected));
+    CHECK(c.error().message == k.expected);
   }
+}
+
+TEST_CASE("a bad override reads like the same bad value in tnode.toml", "[unit][config]") {
+  struct Case {
+    std::string assignment;  // SECTION.KEY=VALUE
+    std::string file;        // the same value in a file
+  };
+  const Case cases[] = {
+      {"network.max_inbound=lots", "[network]\nmax_inbound = \"lots\"\n"},
+      {"network.max_inbound=-1", "[network]\nmax_inbound = -1\n"},
+      {"reconnect.base_delay=soon", "[reconnect]\nbase_delay = \"soon\"\n"},
+      {"network.listen=nowhere", "[network]\nlisten = \"nowhere\"\n"},
+      {"network.peers=[1]", "[network]\npeers = [1]\n"},
+      {"node.role=boss", "[node]\nrole = \"boss\"\n"},
+      {"http.max_connections_per_ip=0", "[http]\nmax_connections_per_ip = 0\n"},
+      {"http.header_timeout=0s", "[http]\nheader_timeout = \"0s\"\n"},
+      {"network.ping_interval=5m", "[network]\nping_interval = \"5m\"\n"},  // must stay below idle_timeout
+  };
+  for (const auto& k : cases) {
+    INFO(k.assignment);
+    auto from_set = core::config::apply_overrides(NodeConfig{}, {k.assignment});
+    auto from_file = parse_node_config(k.file, "tnode.toml", "/etc/tnode");
+    REQUIRE_FALSE(from_set);
+    REQUIRE_FALSE(from_file);
+    const std::string file_message = from_file.error().message;
+    REQUIRE(file_message.rfind("tnode.toml: ", 0) == 0);
+    CHECK(from_set.error().message == "--set " + k.assignment + file_message.substr(std::string("tnode.toml").size()));
+  }
+}
+
+TEST_CASE("an override is blamed for its own error, not for an earlier good one", "[unit][config]") {
+  auto c = core::config::apply_overrides(NodeConfig{}, {"network.max_inbound=16", "network.max_outbound=many"});
+  REQUIRE_FALSE(c);
+  CHECK_THAT(c.error().message, Catch::Matchers::StartsWith("--set network.max_outbound=many: key "
+                                                            "'network.max_outbound' must be an integer"));
+  // Keys checked against each other only once all overrides are in: raising
+  // idle_timeout first lets a longer ping_interval through.
+  auto both = core::config::apply_overrides(NodeConfig{}, {"network.ping_interval=5m", "network.idle_timeout=10m"});
+  INFO((both ? std::string() : both.error().message));
+  CHECK(both.has_value());
 }
 
 // ---- the commented template (tnode init)

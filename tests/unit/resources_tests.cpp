@@ -1,11 +1,17 @@
 // libcore/util/resources: open-file limits and budget, TCP states from
-// /proc/net/tcp text, ephemeral port range. No sockets: /proc text is a fixture.
+// /proc/net/tcp text, ephemeral port range, another process's resources.
+// /proc text is a fixture; one test reads this process's own /proc entry
+// with a listening socket on 127.0.0.1 open.
 
 #include <catch2/catch.hpp>
 
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 #include "libcore/util/resources.hpp"
@@ -138,6 +144,81 @@ TEST_CASE("read_tcp_states sums tcp and tcp6 and tolerates a missing tcp6", "[un
 
   // The real /proc is readable (no sockets are opened here).
   CHECK(core::util::read_tcp_states(24100).has_value());
+}
+
+// ---------------------------------------------------------------- another process
+
+TEST_CASE("parse_tcp_sockets keeps the rows of the given inodes, with addresses", "[unit][util][resources]") {
+  auto v4 = core::util::parse_tcp_sockets(kTcp4, {41001, 41002, 99999});
+  REQUIRE(v4.size() == 2);
+  CHECK((v4[0].local == "0.0.0.0:24100" && v4[0].remote == "0.0.0.0:0" && v4[0].state == "LISTEN"));
+  CHECK((v4[0].local_port == 24100 && v4[0].inode == 41001));
+  CHECK((v4[1].local == "127.0.0.1:24100" && v4[1].remote == "127.0.0.1:41394" && v4[1].state == "ESTABLISHED"));
+  CHECK(v4[1].remote_port == 41394);
+  // IPv6, an IPv4-mapped address shown as IPv4; the malformed row 3 is skipped.
+  auto v6 = core::util::parse_tcp_sockets(kTcp6, {41010, 41011, 41012});
+  REQUIRE(v6.size() == 3);
+  CHECK((v6[0].local == "[::]:24100" && v6[0].state == "LISTEN"));
+  CHECK((v6[1].local == "127.0.0.1:24100" && v6[1].remote == "127.0.0.1:45056" && v6[1].state == "ESTABLISHED"));
+  CHECK(v6[2].state == "CLOSE_WAIT");
+  CHECK(core::util::parse_tcp_sockets(kTcp4, {}).empty());
+  CHECK(core::util::parse_tcp_sockets("garbage\n\n", {41001}).empty());
+}
+
+TEST_CASE("parse_proc_fd_limits reads the Max open files row", "[unit][util][resources]") {
+  const std::string text =
+      "Limit                     Soft Limit           Hard Limit           Units     \n"
+      "Max processes             127431               127431               processes \n"
+      "Max open files            1024                 524288               files     \n"
+      "Max locked memory         8388608              8388608              bytes     \n";
+  auto limits = core::util::parse_proc_fd_limits(text);
+  REQUIRE(limits.has_value());
+  CHECK((limits->soft == 1024 && limits->hard == 524288));
+  auto unlimited = core::util::parse_proc_fd_limits("Max open files            unlimited            unlimited files\n");
+  REQUIRE(unlimited.has_value());
+  CHECK((unlimited->soft == kFdUnlimited && unlimited->hard == kFdUnlimited));
+  CHECK_THAT(error_of(core::util::parse_proc_fd_limits("Max processes 1 2 processes\n")), Contains("Max open files"));
+  CHECK_THAT(error_of(core::util::parse_proc_fd_limits("Max open files  many  4096  files\n")), Contains("many  4096"));
+}
+
+TEST_CASE("read_process_resources sees this process's limits, descriptors and listening socket",
+          "[unit][util][resources]") {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  const bool listening = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::listen(fd, 1) == 0 &&
+                         ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  const auto port = ntohs(addr.sin_port);
+  auto r = core::util::read_process_resources(::getpid());
+  ::close(fd);
+  REQUIRE(listening);
+  INFO((r ? std::string() : r.error().message));
+  REQUIRE(r.has_value());
+  CHECK(r->pid == ::getpid());
+  // comm: the executable's name, cut to 15 characters.
+  CHECK(r->name == std::filesystem::read_symlink("/proc/self/exe").filename().string().substr(0, 15));
+  CHECK(!r->cmdline.empty());
+  auto own = core::util::current_fd_limits();
+  REQUIRE(own.has_value());
+  CHECK((r->limits.soft == own->soft && r->limits.hard == own->hard));
+  CHECK(r->open_fds >= 4);  // stdin/out/err and the socket
+  const std::string wanted = "127.0.0.1:" + std::to_string(port);
+  bool found = false;
+  for (const auto& sock : r->sockets) found = found || (sock.local == wanted && sock.state == "LISTEN");
+  CHECK(found);
+}
+
+TEST_CASE("read_process_resources names a process that does not exist", "[unit][util][resources]") {
+  test::TempDir proc;
+  CHECK(error_of(core::util::read_process_resources(123, proc.path())) == "process 123: no such process");
+  CHECK(error_of(core::util::read_process_resources(0)) == "process 0: no such process");
+  // A process without a readable limits file (a fake /proc entry).
+  std::filesystem::create_directories(proc / "77");
+  test::write_text(proc / "77" / "comm", "tnode\n");
+  CHECK_THAT(error_of(core::util::read_process_resources(77, proc.path())), Contains("process 77"));
 }
 
 // ---------------------------------------------------------------- port range
