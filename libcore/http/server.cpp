@@ -39,6 +39,7 @@
 
 #include "libcore/crypto/hash.hpp"
 #include "libcore/http/admission.hpp"
+#include "libcore/util/log_event.hpp"
 
 namespace core::http {
 
@@ -291,7 +292,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // see node/wire.hpp. write() moves the body out of `response`.
   asio::awaitable<bool> write(Connection& conn, Response& response, bool keep_alive, unsigned version);
   asio::awaitable<void> linger_close(Connection& conn);
-  void refuse(tcp::socket& socket, Drop why);
+  void refuse(tcp::socket& socket, Drop why, const std::string& address);
   void evict(std::uint64_t id, const std::string& newcomer);
   void count(const std::shared_ptr<Connection>& conn);
   void uncount(Connection& conn);
@@ -412,9 +413,14 @@ void Server::Impl::evict(std::uint64_t id, const std::string& newcomer) {
   const auto keep = it->second;  // uncount() drops the map's reference
   Connection& victim = *keep;
   const auto waited = std::chrono::steady_clock::now() - victim.view.since;
-  spdlog::debug("http: closing a connection from {} ({} for {} ms) to serve a newcomer from {}", victim.address,
-                to_string(victim.view.phase), std::chrono::duration_cast<std::chrono::milliseconds>(waited).count(),
-                newcomer);
+  const auto waited_ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited).count();
+  util::log_event(spdlog::level::debug, "http_evicted",
+                  {{"ip", victim.address},
+                   {"phase", to_string(victim.view.phase)},
+                   {"waited_ms", waited_ms},
+                   {"newcomer_ip", newcomer}},
+                  "http: closing a connection from {} ({} for {} ms) to serve a newcomer from {}", victim.address,
+                  to_string(victim.view.phase), waited_ms, newcomer);
   victim.evicted = true;
   uncount(victim);
   // Completes the session's pending read with operation_aborted; it sees
@@ -430,7 +436,8 @@ asio::awaitable<void> Server::Impl::accept_loop() {
     auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
     if (stopping || ec == asio::error::operation_aborted) co_return;
     if (ec) {
-      spdlog::warn("http {}: accept failed: {}", listen.to_string(), ec.message());
+      util::log_event(spdlog::level::warn, "accept_failed", {{"listen", listen.to_string()}, {"detail", ec.message()}},
+                      "http {}: accept failed: {}", listen.to_string(), ec.message());
       asio::steady_timer timer(strand, kAcceptRetryDelay);
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
@@ -446,11 +453,11 @@ asio::awaitable<void> Server::Impl::accept_loop() {
     for (const auto& [id, conn] : connections) open.push_back(conn->view);
     const auto admission = admit(open, source, limits.max_connections, limits.max_connections_per_ip);
     if (admission.verdict == Admission::Verdict::RefuseFull) {
-      refuse(socket, Drop::RefusedFull);
+      refuse(socket, Drop::RefusedFull, address);
       continue;
     }
     if (admission.verdict == Admission::Verdict::RefusePerSource) {
-      refuse(socket, Drop::RefusedPerIp);
+      refuse(socket, Drop::RefusedPerIp, address);
       continue;
     }
     if (admission.verdict == Admission::Verdict::AdmitEvicting) evict(admission.evict, address);
@@ -472,7 +479,11 @@ asio::awaitable<void> Server::Impl::accept_loop() {
   }
 }
 
-void Server::Impl::refuse(tcp::socket& socket, Drop why) {
+// At debug: a flood of refusals must not flood the log (the drops are counted).
+void Server::Impl::refuse(tcp::socket& socket, Drop why, const std::string& address) {
+  util::log_event(spdlog::level::debug, "http_refused",
+                  {{"ip", address}, {"listen", listen.to_string()}, {"reason", to_string(why)}},
+                  "http {}: refused a connection from {}: {}", listen.to_string(), address, to_string(why));
   // Never waits: a full kernel buffer just loses the 503 (the client sees a close).
   const auto& response = why == Drop::RefusedPerIp ? refused_per_ip : refused_full;
   boost::system::error_code ec;

@@ -9,8 +9,10 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "libcore/chain/block.hpp"
+#include "libcore/chain/validation.hpp"
 #include "libcore/node/spawn.hpp"
 #include "libcore/store/chain_store.hpp"
+#include "libcore/util/log_event.hpp"
 #include "libcore/util/units.hpp"
 
 namespace core::node {
@@ -86,7 +88,8 @@ void BlockProducer::on_slot(std::uint64_t slot, util::UnixMillis now) {
   if (!ready_to_produce()) return;
   if (sync_.syncing()) {
     if (!skipping_slots_)
-      spdlog::info("chain: not producing in slot {}: downloading a better chain than height {}", slot, tip.height);
+      util::log_event(spdlog::level::info, "production_paused", {{"slot", slot}, {"height", tip.height}},
+                      "chain: not producing in slot {}: downloading a better chain than height {}", slot, tip.height);
     skipping_slots_ = true;
     return;
   }
@@ -96,10 +99,23 @@ void BlockProducer::on_slot(std::uint64_t slot, util::UnixMillis now) {
   const auto block = chain::make_block(*parent, slot, timestamp, key_);
   auto r = sync_.add_own_block(block, std::chrono::steady_clock::now());
   if (!r) {
-    spdlog::error("chain: own block for slot {} refused: {}", slot, r.error().message());
+    util::log_event(spdlog::level::err, "block_rejected",
+                    {{"height", block.header.height},
+                     {"hash", block.hash().hex()},
+                     {"producer", key_.public_key().hex()},
+                     {"slot", slot},
+                     {"reason", chain::to_string(r.error().fault)},
+                     {"detail", r.error().detail}},
+                    "chain: own block for slot {} refused: {}", slot, r.error().message());
     return;
   }
-  spdlog::info("chain: produced block {} at height {} in slot {}", block.hash().short_hex(), block.header.height, slot);
+  util::log_event(spdlog::level::info, "block_produced",
+                  {{"height", block.header.height},
+                   {"hash", block.hash().hex()},
+                   {"producer", key_.public_key().hex()},
+                   {"slot", slot}},
+                  "chain: produced block {} at height {} in slot {}", block.hash().short_hex(), block.header.height,
+                  slot);
 }
 
 }  // namespace core::node

@@ -10,6 +10,7 @@
 #include "libcore/metrics/node_metrics.hpp"
 #include "libcore/p2p/duplicates.hpp"
 #include "libcore/store/chain_store.hpp"
+#include "libcore/util/log_event.hpp"
 #include "libcore/util/time.hpp"
 #include "libcore/util/units.hpp"
 
@@ -179,8 +180,17 @@ void ConnectionManager::connected(const ConnectionPtr& c) {
   // handshake's last read may already hold it): then the reader starts.
   if (handler_) handler_->on_connected(c->id(), c->hello(), c->outbound(), c->remote_ip());
   c->run();
-  spdlog::info("p2p: connected {} {} {} at {} (height {}, {})", c->direction(), p2p::to_string(c->peer_class),
-               c->id().short_hex(), c->remote_address(), c->hello().best_height, c->hello().user_agent);
+  util::log_event(spdlog::level::info, "peer_connected",
+                  {{"peer", c->id().hex()},
+                   {"addr", c->remote_address()},
+                   {"listen", c->listen_address()},
+                   {"direction", c->direction()},
+                   {"class", p2p::to_string(c->peer_class)},
+                   {"role", p2p::to_string(c->hello().role)},
+                   {"height", c->hello().best_height},
+                   {"user_agent", c->hello().user_agent}},
+                  "p2p: connected {} {} {} at {} (height {}, {})", c->direction(), p2p::to_string(c->peer_class),
+                  c->id().short_hex(), c->remote_address(), c->hello().best_height, c->hello().user_agent);
   // Fresh evidence that the network is reachable again: a node that had no
   // peers regained one, or a masternode lost to a dead link (a partition, a
   // cut cable) is back. The other masternodes are likely back too: dial
@@ -189,7 +199,8 @@ void ConnectionManager::connected(const ConnectionPtr& c) {
   if (!had_peers_ || link_back) {
     had_peers_ = true;
     if (link_back)
-      spdlog::info("p2p: masternode {} is back after a link failure; retrying the others now", c->id().short_hex());
+      util::log_event(spdlog::level::info, "masternode_back", {{"peer", c->id().hex()}, {"addr", c->remote_address()}},
+                      "p2p: masternode {} is back after a link failure; retrying the others now", c->id().short_hex());
     book_.reset_masternode_backoff(Clock::now());
     wake_dialler();
   }
@@ -217,7 +228,10 @@ void ConnectionManager::on_message(const ConnectionPtr& c, p2p::Message message)
 }
 
 void ConnectionManager::on_protocol_violation(const ConnectionPtr& c, const Failure& fault) {
-  spdlog::debug("p2p: {} broke the protocol: {} ({})", c->describe(), fault.label(), fault.detail);
+  util::log_event(
+      spdlog::level::debug, "protocol_violation",
+      {{"peer", c->id().hex()}, {"addr", c->remote_address()}, {"reason", fault.reason()}, {"detail", fault.detail}},
+      "p2p: {} broke the protocol: {} ({})", c->describe(), fault.label(), fault.detail);
   penalise(c, p2p::ScoreEvent::ProtocolViolation);
 }
 
@@ -244,8 +258,15 @@ void ConnectionManager::on_closed(const ConnectionPtr& c) {
     const bool was_registered = unregister(c);
     m_.disconnects.with({c->close_reason()}).inc();
     if (was_registered || c->close_reason() != "duplicate")
-      spdlog::info("p2p: closed {} {}: {}{}", c->direction(), c->id().short_hex(), c->close_reason(),
-                   c->close_detail().empty() ? "" : " (" + c->close_detail() + ")");
+      util::log_event(spdlog::level::info, "peer_disconnected",
+                      {{"peer", c->id().hex()},
+                       {"addr", c->remote_address()},
+                       {"direction", c->direction()},
+                       {"class", p2p::to_string(c->peer_class)},
+                       {"reason", c->close_reason()},
+                       {"detail", c->close_detail()}},
+                      "p2p: closed {} {}: {}{}", c->direction(), c->id().short_hex(), c->close_reason(),
+                      c->close_detail().empty() ? "" : " (" + c->close_detail() + ")");
     if (c->outbound())
       if (auto* e = book_.find(c->dial_key())) e->last_error = "closed: " + c->close_reason();
     // Bounded by the genesis's masternodes.
@@ -308,8 +329,13 @@ void ConnectionManager::penalise(const ConnectionPtr& c, p2p::ScoreEvent event) 
   if (c->id() == own_id_) return;
   const auto verdict = scores_.charge(c->id(), c->remote_ip(), event, now);
   if (verdict.refuse_ip)
-    spdlog::warn("p2p: refusing new connections from {} for {}: misbehaviour from it reached ip_ban_threshold {}",
-                 c->remote_ip(), util::format_duration(s_.quality.ip_ban_duration), s_.quality.ip_ban_threshold);
+    util::log_event(spdlog::level::warn, "ip_refused",
+                    {{"ip", c->remote_ip()},
+                     {"peer", c->id().hex()},
+                     {"duration_ms", s_.quality.ip_ban_duration.count()},
+                     {"threshold", s_.quality.ip_ban_threshold}},
+                    "p2p: refusing new connections from {} for {}: misbehaviour from it reached ip_ban_threshold {}",
+                    c->remote_ip(), util::format_duration(s_.quality.ip_ban_duration), s_.quality.ip_ban_threshold);
   if (verdict.ban_id && !is_banned(c->id()))
     ban(c->id(), s_.quality.ban_duration,
         "score " + std::to_string(static_cast<int>(scores_.score(c->id(), now))) + " reached ban_threshold " +
@@ -382,13 +408,21 @@ bool ConnectionManager::make_room_for(const ConnectionPtr& newcomer) {
       select_eviction(eviction_candidates(newcomer.get()), EvictionNewcomer{newcomer->remote_ip(), masternode});
   if (decision.victim) {
     const ConnectionPtr victim = peers_.at(*decision.victim);
-    spdlog::info("p2p: inbound slots full: evicting {} for {} {}: {}", victim->describe(),
-                 masternode ? "masternode" : "regular peer", newcomer->describe(), decision.reason);
+    util::log_event(spdlog::level::info, "peer_evicted",
+                    {{"peer", victim->id().hex()},
+                     {"addr", victim->remote_address()},
+                     {"reason", decision.reason},
+                     {"newcomer", newcomer->id().hex()}},
+                    "p2p: inbound slots full: evicting {} for {} {}: {}", victim->describe(),
+                    masternode ? "masternode" : "regular peer", newcomer->describe(), decision.reason);
     victim->goodbye(RejectCode::evicted, "inbound slots full: room made for a newcomer: " + decision.reason);
     return true;
   }
   if (masternode) return true;
-  spdlog::info("p2p: inbound slots full: refusing {} after its handshake: {}", newcomer->describe(), decision.reason);
+  util::log_event(spdlog::level::info, "peer_refused",
+                  {{"peer", newcomer->id().hex()}, {"addr", newcomer->remote_address()}, {"reason", decision.reason}},
+                  "p2p: inbound slots full: refusing {} after its handshake: {}", newcomer->describe(),
+                  decision.reason);
   // Never connected: the message side has not heard of it.
   peers_.erase(newcomer->id());
   if (peers_.empty()) had_peers_ = false;
@@ -421,7 +455,14 @@ void ConnectionManager::ban(const NodeId& id, Millis duration, const std::string
   bans_.add(id, Ban{now_ms + duration.count(), reason, now_ms});
   update_bans_gauge();
   peer_store_.write_ban(p2p::BanRecord{id, now_ms, now_ms + duration.count(), reason});
-  spdlog::warn("p2p: banned {} for {}: {}", id.hex(), util::format_duration(duration), reason);
+  const auto connected = peers_.find(id);
+  util::log_event(spdlog::level::warn, "peer_banned",
+                  {{"peer", id.hex()},
+                   {"addr", connected != peers_.end() ? connected->second->remote_address() : std::string()},
+                   {"reason", reason},
+                   {"score", scores_.score(id, Clock::now())},
+                   {"duration_ms", duration.count()}},
+                  "p2p: banned {} for {}: {}", id.hex(), util::format_duration(duration), reason);
   for (const auto& c : std::vector<ConnectionPtr>(connections_.begin(), connections_.end()))
     if (c->state() == Connection::State::Connected && c->id() == id)
       c->goodbye(RejectCode::banned, "banned: " + reason);
@@ -432,7 +473,7 @@ bool ConnectionManager::unban(const NodeId& id) {
   update_bans_gauge();
   peer_store_.erase_bans({id});
   if (had) {
-    spdlog::warn("p2p: unbanned {}", id.hex());
+    util::log_event(spdlog::level::warn, "peer_unbanned", {{"peer", id.hex()}}, "p2p: unbanned {}", id.hex());
     // It and its addresses get a fresh start: the ban, not the peer, kept them away.
     scores_.forgive(id);
     book_.fresh_start(id, Clock::now());
@@ -444,7 +485,8 @@ bool ConnectionManager::unban(const NodeId& id) {
 void ConnectionManager::expire_bans(std::int64_t now_ms) {
   const auto expired = bans_.expire(now_ms);
   if (expired.empty()) return;
-  for (const auto& id : expired) spdlog::warn("p2p: ban of {} expired", id.hex());
+  for (const auto& id : expired)
+    util::log_event(spdlog::level::warn, "ban_expired", {{"peer", id.hex()}}, "p2p: ban of {} expired", id.hex());
   peer_store_.erase_bans(expired);
   update_bans_gauge();
 }

@@ -9,6 +9,7 @@
 #include "libcore/metrics/node_metrics.hpp"
 #include "libcore/node/spawn.hpp"
 #include "libcore/p2p/duplicates.hpp"
+#include "libcore/util/log_event.hpp"
 #include "libcore/util/time.hpp"
 #include "libcore/util/units.hpp"
 
@@ -108,7 +109,9 @@ void Dialler::start_dial(const std::string& k, SteadyTime now) {
   if (!e) return;
   book_.record_attempt(*e, now, util::now_ms());
   m_.reconnect_attempts.with({p2p::to_string(e->state.peer_class())}).inc();
-  spdlog::debug("p2p: dialling {} ({}, attempt {})", k, p2p::to_string(e->state.peer_class()), e->state.attempts());
+  util::log_event(spdlog::level::debug, "dial_started",
+                  {{"addr", k}, {"class", p2p::to_string(e->state.peer_class())}, {"attempts", e->state.attempts()}},
+                  "p2p: dialling {} ({}, attempt {})", k, p2p::to_string(e->state.peer_class()), e->state.attempts());
   spawn(io_, run_outbound(k, e->address), "p2p dial " + k);
 }
 
@@ -163,7 +166,9 @@ void Dialler::handshake_succeeded(const std::string& k, const NodeId& id) {
   auto* e = book_.find(k);
   if (!e) return;
   if (e->unlogged_failures > 0 || e->state.consecutive_failures() > 0)
-    spdlog::info("p2p: {} reachable again after {} failed attempts", k, e->state.consecutive_failures());
+    util::log_event(spdlog::level::info, "dial_recovered",
+                    {{"addr", k}, {"peer", id.hex()}, {"failures", e->state.consecutive_failures()}},
+                    "p2p: {} reachable again after {} failed attempts", k, e->state.consecutive_failures());
   book_.record_success(*e, id, Clock::now(), util::now_ms());
 }
 
@@ -171,7 +176,14 @@ void Dialler::handshake_succeeded(const std::string& k, const NodeId& id) {
 // (summarised there), and the connection says goodbye.
 void Dialler::outbound_failed(const ConnectionPtr& c, const Failure& f) {
   manager_.count_handshake_failure(f.reason());
-  spdlog::debug("p2p: handshake with {} failed: {} ({})", c->describe(), f.label(), f.detail);
+  util::log_event(spdlog::level::debug, "handshake_failed",
+                  {{"addr", c->remote_address()},
+                   {"direction", c->direction()},
+                   {"reason", f.reason()},
+                   {"kind", to_string(f.kind)},
+                   {"by_peer", f.by_peer},
+                   {"detail", f.detail}},
+                  "p2p: handshake with {} failed: {} ({})", c->describe(), f.label(), f.detail);
   dial_failed(c->dial_key(), f);
   c->goodbye(f);
 }
@@ -184,19 +196,22 @@ void Dialler::dial_failed(const std::string& k, const Failure& f) {
   const auto uniform01 = [this] { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); };
   if (is_busy(f)) {
     book_.record_busy(*e, f.label() + ": " + f.detail, now, uniform01);
-    spdlog::debug("p2p: {} is busy ({}); retrying shortly", k, f.detail);
+    util::log_event(spdlog::level::debug, "dial_busy", {{"addr", k}, {"reason", f.reason()}, {"detail", f.detail}},
+                    "p2p: {} is busy ({}); retrying shortly", k, f.detail);
     poke();
     return;
   }
   book_.record_failure(*e, score_event_of(f.kind), f.label() + ": " + f.detail, now, uniform01);
   if (f.kind == FailureKind::rejected && f.code == "self") {
     e->self = true;
-    spdlog::info("p2p: {} is this node itself; it will not be dialled again", k);
+    log_final_failure(spdlog::level::info, k, f,
+                      fmt::format("p2p: {} is this node itself; it will not be dialled again", k));
     return;
   }
   if (is_wrong_network(f)) {
     e->wrong_network = true;
-    spdlog::warn("p2p: {} is on another network ({}); it will not be dialled again", k, f.detail);
+    log_final_failure(spdlog::level::warn, k, f,
+                      fmt::format("p2p: {} is on another network ({}); it will not be dialled again", k, f.detail));
     return;
   }
   log_dial_failure(*e, k, f, now);
@@ -207,22 +222,59 @@ void Dialler::dial_failed(const std::string& k, const Failure& f) {
 // per kFailureLogPeriod: a dead peer never floods the log.
 void Dialler::log_dial_failure(AddressEntry& e, const std::string& k, const Failure& f, SteadyTime now) {
   auto next = e.state.next_dial_at(now);
-  std::string retry = e.state.parked() ? "parked (retry in " + util::format_duration(s_.parked_retry) + ")"
-                      : next
-                          ? "next attempt in " + util::format_duration(std::chrono::duration_cast<Millis>(*next - now))
-                          : "no retry scheduled";
-  if (!e.last_failure_log || now - *e.last_failure_log >= kFailureLogPeriod || e.state.parked()) {
+  const bool parked = e.state.parked();
+  const auto next_dial_ms = parked ? std::optional<Millis>(s_.parked_retry)
+                            : next ? std::optional<Millis>(std::chrono::duration_cast<Millis>(*next - now))
+                                   : std::nullopt;
+  std::string retry = parked         ? "parked (retry in " + util::format_duration(s_.parked_retry) + ")"
+                      : next_dial_ms ? "next attempt in " + util::format_duration(*next_dial_ms)
+                                     : "no retry scheduled";
+  auto level = spdlog::level::debug;
+  std::string message;
+  if (!e.last_failure_log || now - *e.last_failure_log >= kFailureLogPeriod || parked) {
+    level = spdlog::level::info;
     if (e.unlogged_failures > 0)
-      spdlog::info("p2p: {} still failing: {} more failed attempts since last report, last {}; {}; breaker {}", k,
-                   e.unlogged_failures, f.label(), retry, p2p::to_string(e.state.breaker(now)));
+      message = fmt::format("p2p: {} still failing: {} more failed attempts since last report, last {}; {}; breaker {}",
+                            k, e.unlogged_failures, f.label(), retry, p2p::to_string(e.state.breaker(now)));
     else
-      spdlog::info("p2p: dial {} failed: {} ({}); {}", k, f.label(), f.detail, retry);
-    e.unlogged_failures = 0;
-    e.last_failure_log = now;
+      message = fmt::format("p2p: dial {} failed: {} ({}); {}", k, f.label(), f.detail, retry);
   } else {
     ++e.unlogged_failures;
-    spdlog::debug("p2p: dial {} failed: {} ({}); {}", k, f.label(), f.detail, retry);
+    message = fmt::format("p2p: dial {} failed: {} ({}); {}", k, f.label(), f.detail, retry);
   }
+  util::log_event(level, "dial_failed",
+                  {{"addr", k},
+                   {"class", p2p::to_string(e.state.peer_class())},
+                   {"reason", f.reason()},
+                   {"kind", to_string(f.kind)},
+                   {"by_peer", f.by_peer},
+                   {"detail", f.detail},
+                   {"attempts", e.state.attempts()},
+                   {"failures", e.state.consecutive_failures()},
+                   {"suppressed", level == spdlog::level::info ? e.unlogged_failures : 0},
+                   {"redial", parked || next_dial_ms.has_value()},
+                   {"parked", parked},
+                   {"next_dial_ms", next_dial_ms ? std::optional<std::int64_t>(next_dial_ms->count()) : std::nullopt},
+                   {"breaker", p2p::to_string(e.state.breaker(now))}},
+                  "{}", message);
+  if (level == spdlog::level::info) {
+    e.unlogged_failures = 0;
+    e.last_failure_log = now;
+  }
+}
+
+// A dial that will not be repeated (the address is this node, or another
+// network): one line with the failure.
+void Dialler::log_final_failure(spdlog::level::level_enum level, const std::string& k, const Failure& f,
+                                const std::string& message) {
+  util::log_event(level, "dial_failed",
+                  {{"addr", k},
+                   {"reason", f.reason()},
+                   {"kind", to_string(f.kind)},
+                   {"by_peer", f.by_peer},
+                   {"detail", f.detail},
+                   {"redial", false}},
+                  "{}", message);
 }
 
 }  // namespace core::node

@@ -22,6 +22,7 @@
 #include <random>
 #include <string>
 
+#include <spdlog/common.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -69,6 +70,8 @@ class Dialler {
   void outbound_failed(const ConnectionPtr& c, const Failure& f);
   void dial_failed(const std::string& key, const Failure& f);
   void log_dial_failure(AddressEntry& e, const std::string& key, const Failure& f, SteadyTime now);
+  void log_final_failure(spdlog::level::level_enum level, const std::string& key, const Failure& f,
+                         const std::string& message);
 
   asio::io_context& io_;
   DiallerSettings s_;

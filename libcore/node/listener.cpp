@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "libcore/node/spawn.hpp"
+#include "libcore/util/log_event.hpp"
 #include "libcore/util/time.hpp"
 #include "libcore/util/units.hpp"
 
@@ -81,7 +82,8 @@ asio::awaitable<void> Listener::accept_loop() {
     auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
     if (stopped_ || manager_.stopping() || ec == asio::error::operation_aborted) co_return;
     if (ec) {
-      spdlog::warn("p2p: accept failed: {}", ec.message());
+      util::log_event(spdlog::level::warn, "accept_failed", {{"detail", ec.message()}}, "p2p: accept failed: {}",
+                      ec.message());
       asio::steady_timer pause(io_, kAcceptRetryPause);
       co_await pause.async_wait(kTuple);
       continue;
@@ -124,7 +126,7 @@ void Listener::refuse(const ConnectionPtr& c, const p2p::Rejection& why) {
   c->mark_refused();
   const Failure f = local_failure(FailureKind::rejected, why);
   manager_.count_handshake_failure(f.reason());
-  log_inbound_failure(c->remote_ip(), c->describe(), f);
+  log_inbound_failure(*c, f);
   c->goodbye(f);
 }
 
@@ -160,13 +162,21 @@ void Listener::handshake_failed(const ConnectionPtr& c, const Failure& f) {
   manager_.count_handshake_failure(f.reason());
   // Summarised per remote IP, so a flood of bad connections never writes a
   // line per attempt.
-  spdlog::debug("p2p: handshake with {} failed: {} ({})", c->describe(), f.label(), f.detail);
-  if (!(f.kind == FailureKind::rejected && (f.code == "self" || f.code == "shutdown")))
-    log_inbound_failure(c->remote_ip(), c->describe(), f);
+  util::log_event(spdlog::level::debug, "handshake_failed",
+                  {{"addr", c->remote_address()},
+                   {"direction", c->direction()},
+                   {"reason", f.reason()},
+                   {"kind", to_string(f.kind)},
+                   {"by_peer", f.by_peer},
+                   {"detail", f.detail}},
+                  "p2p: handshake with {} failed: {} ({})", c->describe(), f.label(), f.detail);
+  if (!(f.kind == FailureKind::rejected && (f.code == "self" || f.code == "shutdown"))) log_inbound_failure(*c, f);
   c->goodbye(f);
 }
 
-void Listener::log_inbound_failure(const std::string& ip, const std::string& who, const Failure& f) {
+void Listener::log_inbound_failure(const Connection& c, const Failure& f) {
+  const auto& ip = c.remote_ip();
+  const auto who = c.describe();
   const auto now = Clock::now();
   if (failure_log_.size() > kMaxFailureLogIps) failure_log_.clear();  // bounded
   auto& entry = failure_log_[ip];
@@ -174,11 +184,18 @@ void Listener::log_inbound_failure(const std::string& ip, const std::string& who
     ++entry.suppressed;
     return;
   }
-  if (entry.suppressed > 0)
-    spdlog::info("p2p: inbound handshake from {} failed: {} ({}); {} more failures from {} since last report", who,
-                 f.label(), f.detail, entry.suppressed, ip);
-  else
-    spdlog::info("p2p: inbound handshake from {} failed: {} ({})", who, f.label(), f.detail);
+  const std::string more = entry.suppressed > 0 ? "; " + std::to_string(entry.suppressed) + " more failures from " +
+                                                      ip + " since last report"
+                                                : std::string();
+  util::log_event(spdlog::level::info, "handshake_failed",
+                  {{"addr", c.remote_address()},
+                   {"direction", c.direction()},
+                   {"reason", f.reason()},
+                   {"kind", to_string(f.kind)},
+                   {"by_peer", f.by_peer},
+                   {"detail", f.detail},
+                   {"suppressed", entry.suppressed}},
+                  "p2p: inbound handshake from {} failed: {} ({}){}", who, f.label(), f.detail, more);
   entry.last = now;
   entry.suppressed = 0;
 }
@@ -197,10 +214,12 @@ bool Listener::admit_genesis_request(const std::string& ip, SteadyTime now) {
   (ok ? g.served : g.refused)++;
   if (!g.last_log || now - *g.last_log >= kFailureLogPeriod) {
     if (g.served + g.refused > 1)
-      spdlog::info("p2p: {} genesis requests from {} since last report ({} refused over {} a minute)",
-                   g.served + g.refused, ip, g.refused, s_.max_genesis_requests_per_minute);
+      util::log_event(spdlog::level::info, "genesis_requests",
+                      {{"ip", ip}, {"requests", g.served + g.refused}, {"refused", g.refused}},
+                      "p2p: {} genesis requests from {} since last report ({} refused over {} a minute)",
+                      g.served + g.refused, ip, g.refused, s_.max_genesis_requests_per_minute);
     else
-      spdlog::info("p2p: served genesis to {}", ip);
+      util::log_event(spdlog::level::info, "genesis_served", {{"ip", ip}}, "p2p: served genesis to {}", ip);
     g.last_log = now;
     g.served = g.refused = 0;
   }

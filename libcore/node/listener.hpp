@@ -73,7 +73,7 @@ class Listener {
   asio::awaitable<void> run_inbound(ConnectionPtr c);
   asio::awaitable<void> serve_genesis(const ConnectionPtr& c, SteadyTime deadline);
   void handshake_failed(const ConnectionPtr& c, const Failure& f);
-  void log_inbound_failure(const std::string& ip, const std::string& who, const Failure& f);
+  void log_inbound_failure(const Connection& c, const Failure& f);
   bool admit_genesis_request(const std::string& ip, SteadyTime now);
 
   asio::io_context& io_;

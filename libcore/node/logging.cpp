@@ -1,7 +1,10 @@
 #include "libcore/node/logging.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <memory>
+#include <type_traits>
+#include <variant>
 
 #include <spdlog/formatter.h>
 #include <spdlog/pattern_formatter.h>
@@ -10,6 +13,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "libcore/util/log_event.hpp"
 #include "libcore/util/printable.hpp"
 #include "libcore/util/time.hpp"
 
@@ -47,10 +51,30 @@ class TextFormatter final : public spdlog::formatter {
   std::unique_ptr<spdlog::formatter> pattern_;
 };
 
+// A field's value as JSON: text through one_line like the message, numbers
+// as numbers; no value (and a non-finite real, which JSON cannot hold) null.
+nlohmann::ordered_json json_value(const util::LogValue& v) {
+  return std::visit(
+      [](const auto& x) -> nlohmann::ordered_json {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::monostate>)
+          return nullptr;
+        else if constexpr (std::is_same_v<T, std::string_view>)
+          return util::one_line(x);
+        else if constexpr (std::is_same_v<T, double>)
+          return std::isfinite(x) ? nlohmann::ordered_json(x) : nlohmann::ordered_json(nullptr);
+        else
+          return x;
+      },
+      v.get());
+}
+
 // {"time":"2026-11-24T10:00:00.123Z","level":"info","msg":"..."}: the
 // message is escaped as JSON (a pattern cannot do that), after one_line, so
 // that `msg` reads as the text format's message: a tool printing it raw
-// (jq -r .msg) still prints one line.
+// (jq -r .msg) still prints one line. A record logged with util::log_event
+// goes on with "event" and its fields, in the order given; a field whose key
+// is taken (time, level, msg, event, or an earlier field) is left out.
 class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
@@ -59,6 +83,13 @@ class JsonFormatter final : public spdlog::formatter {
     nlohmann::ordered_json line = {{"time", util::format_rfc3339(ms)},
                                    {"level", std::string(level.data(), level.size())},
                                    {"msg", util::one_line(payload_of(msg))}};
+    if (const auto* event = util::current_log_event()) {
+      line["event"] = util::one_line(event->name);
+      for (const auto& field : event->fields) {
+        auto key = util::one_line(field.key);
+        if (!line.contains(key)) line[std::move(key)] = json_value(field.value);
+      }
+    }
     // one_line leaves valid UTF-8 only; `replace` is a second guard.
     auto text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     dest.append(text.data(), text.data() + text.size());

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "libcore/metrics/node_metrics.hpp"
+#include "libcore/util/log_event.hpp"
 
 namespace core::node {
 
@@ -55,7 +56,9 @@ SyncHooks make_sync_hooks(PeerActions& peers, metrics::NodeMetrics& m) {
   h.invalid_block = [&peers, &m, log](const NodeId& id, const chain::BlockError& e) {
     m.invalid_blocks.with({chain::to_string(e.fault)}).inc();
     if (auto line = log->note(id, peers.describe(id), e, SyncClock::now()); !line.empty())
-      spdlog::warn("chain: {}", line);
+      util::log_event(spdlog::level::warn, "block_rejected",
+                      {{"peer", id.hex()}, {"reason", chain::to_string(e.fault)}, {"detail", e.detail}}, "chain: {}",
+                      line);
     switch (e.fault) {
       case chain::BlockFault::FromTheFuture:
         peers.penalise(id, p2p::ScoreEvent::Timeout, "a block from the future");

@@ -12,6 +12,7 @@
 #include "libcore/node/peer_store.hpp"
 #include "libcore/node/periodic.hpp"
 #include "libcore/store/chain_store.hpp"
+#include "libcore/util/log_event.hpp"
 #include "libcore/util/time.hpp"
 
 namespace core::node {
@@ -167,10 +168,14 @@ void Network::Parts::check_partition(Clock::time_point now) {
   switch (partition.update(verdict.partitioned, now)) {
     case PartitionTracker::Transition::Entered:
       m.partition_events.inc();
-      spdlog::warn("p2p: partitioned: {} peers, sees {} of {} masternodes", in.peers, seen, total);
+      util::log_event(spdlog::level::warn, "partitioned",
+                      {{"peers", in.peers}, {"masternodes_seen", seen}, {"masternodes", total}},
+                      "p2p: partitioned: {} peers, sees {} of {} masternodes", in.peers, seen, total);
       break;
     case PartitionTracker::Transition::Left:
-      spdlog::info("p2p: partition over: {} peers, {} of {} masternodes", in.peers, seen, total);
+      util::log_event(spdlog::level::info, "partition_over",
+                      {{"peers", in.peers}, {"masternodes_seen", seen}, {"masternodes", total}},
+                      "p2p: partition over: {} peers, {} of {} masternodes", in.peers, seen, total);
       break;
     case PartitionTracker::Transition::None:
       break;
@@ -197,7 +202,9 @@ util::Result<std::uint16_t> Network::start() {
   const auto announced = announced_address(p_->s.external_address, bound);
   p_->manager.set_announced_address(announced);
   p_->dialler.set_source(dial_source(bound));
-  if (!announced.empty()) spdlog::info("p2p: announcing {} as this node's address", announced);
+  if (!announced.empty())
+    util::log_event(spdlog::level::info, "address_announced", {{"addr", announced}},
+                    "p2p: announcing {} as this node's address", announced);
   p_->load_records();
   p_->seed_address_book(announced);
   p_->m.connections_max.set(

@@ -231,7 +231,9 @@ class SignalHandler {
       return;
     } else {
       stopping_ = true;
-      spdlog::info("{}: shutting down (saying goodbye to peers)", signo == SIGINT ? "SIGINT" : "SIGTERM");
+      const char* signal_name = signo == SIGINT ? "SIGINT" : "SIGTERM";
+      util::log_event(spdlog::level::info, "node_stopping", {{"signal", signal_name}},
+                      "{}: shutting down (saying goodbye to peers)", signal_name);
       stop_();
     }
     arm();
@@ -314,10 +316,20 @@ util::Result<void> serve(const NodeOptions& options, const Identity& id, store::
     stop();
     return util::fail("http.listen " + http_port.error().message);
   }
-  spdlog::info("tnode {} started: node {} ({}), network {} genesis {}, height {}, p2p {}:{}, http {}:{}",
-               options.version, id.key.public_key().hex(), p2p::to_string(id.role), id.genesis.network,
-               chain::genesis_hash(id.genesis).short_hex(), store.tip().height, c.listen.host, *p2p_port,
-               c.http_listen.host, *http_port);
+  const util::HostPort p2p_listen{c.listen.host, *p2p_port}, http_listen{c.http_listen.host, *http_port};
+  util::log_event(spdlog::level::info, "node_started",
+                  {{"version", options.version},
+                   {"node", id.key.public_key().hex()},
+                   {"role", p2p::to_string(id.role)},
+                   {"network", id.genesis.network},
+                   {"genesis", chain::genesis_hash(id.genesis).hex()},
+                   {"height", store.tip().height},
+                   {"listen", p2p_listen.to_string()},
+                   {"http", http_listen.to_string()}},
+                  "tnode {} started: node {} ({}), network {} genesis {}, height {}, p2p {}, http {}", options.version,
+                  id.key.public_key().hex(), p2p::to_string(id.role), id.genesis.network,
+                  chain::genesis_hash(id.genesis).short_hex(), store.tip().height, p2p_listen.to_string(),
+                  http_listen.to_string());
   signals = std::make_unique<SignalHandler>(io, options, stop);
   service.ready(service_status_now());
   if (service.enabled()) service_tick.start();
@@ -347,7 +359,7 @@ util::Result<void> run_node(const NodeOptions& options) {
   if (!store) return tl::unexpected(store.error());
   auto ran = serve(options, *id, **store);
   store->reset();  // closes RocksDB: the WAL is flushed
-  if (ran) spdlog::info("tnode stopped");
+  if (ran) util::log_event(spdlog::level::info, "node_stopped", {}, "tnode stopped");
   return ran;
 }
 

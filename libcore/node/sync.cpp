@@ -11,6 +11,7 @@
 #include "libcore/node/chain_server.hpp"
 #include "libcore/node/sync_impl.hpp"
 #include "libcore/store/chain_store.hpp"
+#include "libcore/util/log_event.hpp"
 #include "libcore/util/time.hpp"
 #include "libcore/util/units.hpp"
 
@@ -352,12 +353,14 @@ void ChainSync::Impl::apply_ready(Clock::time_point now) {
     }
     if (run.empty()) break;
     const std::vector<char> prechecked(run.size(), 1);
+    auto tip_before = tip();  // of each block: the tip the previous one left
     const auto r = store.accept_blocks(run, accept_options(), prechecked);
     std::size_t applied = 0;
     for (; applied < r.results.size() && more; ++applied) {
       const auto& result = r.results[applied];
       const auto& source = taken[applied].source;
-      log_accepted(run[applied], result, source);
+      log_accepted(run[applied], result, source, tip_before);
+      tip_before = result.tip;
       const Hash32 hash = download.front();
       download.pop_front();
       pending.erase(hash);
@@ -407,26 +410,52 @@ store::AcceptOptions ChainSync::Impl::accept_options() const {
 }
 
 void ChainSync::Impl::log_accepted(const chain::Block& block, const store::AcceptResult& r,
-                                   const std::optional<PublicKey>& source) {
+                                   const std::optional<PublicKey>& source, const TipRef& tip_before) {
   const auto from = source ? short_id(*source) : std::string("this node");
+  const auto peer = source ? source->hex() : std::string();
+  const auto hash = block.hash();
   switch (r.status) {
     case store::AcceptStatus::Extended:
-      spdlog::debug("chain: height {} {} from {}", r.tip.height, r.tip.hash.short_hex(), from);
+      util::log_event(spdlog::level::debug, "block_accepted",
+                      {{"height", r.tip.height},
+                       {"hash", r.tip.hash.hex()},
+                       {"producer", block.header.producer.hex()},
+                       {"peer", peer}},
+                      "chain: height {} {} from {}", r.tip.height, r.tip.hash.short_hex(), from);
       break;
     case store::AcceptStatus::Reorganized:
       m.reorgs.inc();
-      spdlog::warn("chain: reorganisation of depth {}: new tip {} at height {} (block from {})", r.reorg_depth,
-                   r.tip.hash.short_hex(), r.tip.height, from);
+      util::log_event(spdlog::level::warn, "reorg",
+                      {{"depth", r.reorg_depth},
+                       {"height", r.tip.height},
+                       {"hash", r.tip.hash.hex()},
+                       {"old_height", tip_before.height},
+                       {"old_hash", tip_before.hash.hex()},
+                       {"producer", block.header.producer.hex()},
+                       {"peer", peer}},
+                      "chain: reorganisation of depth {}: new tip {} at height {} (block from {})", r.reorg_depth,
+                      r.tip.hash.short_hex(), r.tip.height, from);
       break;
     case store::AcceptStatus::SideBranch:
-      spdlog::debug("chain: stored side-branch block {} at height {} from {}", block.hash().short_hex(),
-                    block.header.height, from);
+      util::log_event(spdlog::level::debug, "block_side_branch",
+                      {{"height", block.header.height},
+                       {"hash", hash.hex()},
+                       {"producer", block.header.producer.hex()},
+                       {"peer", peer}},
+                      "chain: stored side-branch block {} at height {} from {}", hash.short_hex(), block.header.height,
+                      from);
       break;
     case store::AcceptStatus::ReorgTooDeep:
-      spdlog::error(
-          "chain: not following block {} at height {} from {}: it needs a reorganisation of {} blocks, over "
-          "chain.max_reorg_depth {}",
-          block.hash().short_hex(), block.header.height, from, r.reorg_depth, s.max_reorg_depth);
+      util::log_event(spdlog::level::err, "block_rejected",
+                      {{"height", block.header.height},
+                       {"hash", hash.hex()},
+                       {"producer", block.header.producer.hex()},
+                       {"peer", peer},
+                       {"reason", "reorg_too_deep"},
+                       {"depth", r.reorg_depth}},
+                      "chain: not following block {} at height {} from {}: it needs a reorganisation of {} blocks, "
+                      "over chain.max_reorg_depth {}",
+                      hash.short_hex(), block.header.height, from, r.reorg_depth, s.max_reorg_depth);
       break;
     case store::AcceptStatus::AlreadyKnown:
       return;

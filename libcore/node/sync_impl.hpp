@@ -155,8 +155,9 @@ struct ChainSync::Impl {
   void apply_ready(SyncClock::time_point now);
   void apply_ready_done(const chain::TipRef& before, const std::optional<crypto::PublicKey>& last_source);
   store::AcceptOptions accept_options() const;
+  // `tip_before`: the tip before `block` was accepted.
   void log_accepted(const chain::Block& block, const store::AcceptResult& r,
-                    const std::optional<crypto::PublicKey>& source);
+                    const std::optional<crypto::PublicKey>& source, const chain::TipRef& tip_before);
   void announce(const chain::BlockHeader& h, const crypto::Hash32& hash,
                 const std::optional<crypto::PublicKey>& source);
   void on_new_block(const crypto::PublicKey& from, const chain::BlockHeader& h, SyncClock::time_point now);

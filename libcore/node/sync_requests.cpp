@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "libcore/node/sync_impl.hpp"
+#include "libcore/util/log_event.hpp"
 #include "libcore/util/units.hpp"
 
 namespace core::node {
@@ -26,8 +27,11 @@ void ChainSync::Impl::stalled(const PublicKey& id, PeerSync& p, Clock::time_poin
   p.resting_until = now + p.timeout;
   p.claim_trusted = false;
   distrust(id, p);
-  spdlog::info("sync: peer {} did not answer {} within {}; asking other peers (its timeout is now {})", short_id(id),
-               what, util::format_duration(waited), util::format_duration(p.timeout));
+  util::log_event(
+      spdlog::level::info, "sync_stalled",
+      {{"peer", id.hex()}, {"request", what}, {"waited_ms", waited.count()}, {"timeout_ms", p.timeout.count()}},
+      "sync: peer {} did not answer {} within {}; asking other peers (its timeout is now {})", short_id(id), what,
+      util::format_duration(waited), util::format_duration(p.timeout));
   if (hooks.penalise) hooks.penalise(id, p2p::ScoreEvent::Stalled, "no answer to " + what);
 }
 
@@ -198,9 +202,11 @@ void ChainSync::Impl::tick(Clock::time_point now) {
   // forever; a peer that has it will offer it again.
   if (download.empty() || !last_progress) last_progress = now;  // the clock runs only while something is awaited
   if (!download.empty() && best_header && now - *last_progress > kUnservedChainStalls * s.max_stall_timeout) {
-    spdlog::warn("sync: no peer served the blocks of header {} at height {} for {}; dropping that chain",
-                 best_header->hash.short_hex(), best_header->height,
-                 util::format_duration(std::chrono::duration_cast<milliseconds>(now - *last_progress)));
+    const auto waited = std::chrono::duration_cast<milliseconds>(now - *last_progress);
+    util::log_event(spdlog::level::warn, "sync_chain_dropped",
+                    {{"height", best_header->height}, {"hash", best_header->hash.hex()}, {"waited_ms", waited.count()}},
+                    "sync: no peer served the blocks of header {} at height {} for {}; dropping that chain",
+                    best_header->hash.short_hex(), best_header->height, util::format_duration(waited));
     clear_pending();
     last_progress = now;
   }

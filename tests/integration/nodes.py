@@ -88,6 +88,7 @@ class Node:
         self.proc = None
         self.overrides = []
         self.log_level = None
+        self.args = []
         self.starts = []  # every Background this node ran, oldest first
 
     def __repr__(self):
@@ -95,13 +96,15 @@ class Node:
 
     # ---- process
 
-    def start(self, *sets, log_level=None):
+    def start(self, *sets, log_level=None, args=()):
         """Spawns tnode with the node's config; each `sets` item is one
-        SECTION.KEY=VALUE override. Does not wait (see wait_http)."""
+        SECTION.KEY=VALUE override, `args` more command-line arguments
+        (e.g. ["--log-file", path]). Does not wait (see wait_http)."""
         if self.proc is not None and self.proc.running():
             raise CheckFailed(f"expected {self.name} to be stopped before start(), it is running (pid {self.proc.pid})")
         self.overrides = list(sets)
         self.log_level = log_level
+        self.args = list(args)
         return self._spawn()
 
     def _spawn(self):
@@ -110,6 +113,7 @@ class Node:
             argv += ["--set", s]
         if self.log_level:
             argv += ["--log-level", self.log_level]
+        argv += self.args
         self.proc = self.t.spawn(f"tnode-{self.name}", argv)
         self.starts.append(self.proc)
         return self.proc

@@ -17,9 +17,11 @@ Then (the logs read as bytes, split on "\\n" only, so a stray "\\r" shows):
     own format; no line starts with the forged line; the detail and the user
     agent appear only escaped (util::printable: "\\n", "\\xNN", "\\\\"), the
     detail cut at the node's bound (512 bytes, ending "\\...");
-  * every line of node2's log is one JSON object {time, level, msg}; no
-    record is the forged one, no msg holds a control character, and the
-    escaped detail is in a msg;
+  * every line of node2's log is one JSON object {time, level, msg} (then,
+    for an event, "event" and its fields); no record is the forged one, no
+    msg or field holds a control character, and the escaped detail is in a
+    msg and in the close's `detail` field, the escaped user agent in the
+    connection's `user_agent` field;
   * node1 and node2 keep the connection they had (same session and
     connected_since), stay healthy and keep producing.
 """
@@ -202,8 +204,9 @@ def json_log_is_one_object_per_line():
             r = json.loads(line)  # strict: a raw control character in a string is an error
         except ValueError as e:
             raise CheckFailed(f"line {i + 1} of node2's log is not JSON ({e}): {line[:200]!r}")
-        expect(isinstance(r, dict) and sorted(r) == ["level", "msg", "time"],
-               f"line {i + 1} to be an object with time, level and msg", line[:200])
+        expect(isinstance(r, dict) and list(r)[:3] == ["time", "level", "msg"],
+               f"line {i + 1} to be an object starting with time, level and msg", line[:200])
+        expect(len(r) == 3 or list(r)[3] == "event", f"line {i + 1}: more keys only after an event", line[:200])
         expect(TIME.match(r["time"]) and r["time"] != FORGED_LINE_START, f"line {i + 1}'s time to be the node's",
                r["time"])
         records.append(r)
@@ -213,6 +216,23 @@ def json_log_is_one_object_per_line():
            [r["msg"][:200] for r in forged[:3]])
     controls = [r["msg"] for r in records if has_control(r["msg"])]
     expect(not controls, "no msg of node2's log to hold a control character", [c[:200] for c in controls[:3]])
+    texts = [(r.get("event"), k, v) for r in records for k, v in r.items() if isinstance(v, str)]
+    controls = [x for x in texts if has_control(x[2])]
+    expect(not controls, "no field of node2's log to hold a control character", controls[:3])
+    forged = [x for x in texts if "forged" in x[2] and ESCAPED_DETAIL not in x[2] and ESCAPED_USER_AGENT not in x[2]]
+    expect(not forged, "'forged' in a field only inside an escaped detail or user agent", forged[:3])
+    closes = [r for r in records if r.get("event") == "peer_disconnected"
+              and r.get("detail") == f"by peer: {ESCAPED_DETAIL}"]
+    expect(closes and closes[0].get("reason") == "protocol_error",
+           "node2's peer_disconnected record with reason protocol_error and the escaped, cut detail",
+           [r for r in records if r.get("event") == "peer_disconnected"][:3])
+    expect(any(r.get("event") == "peer_connected" and r.get("user_agent") == ESCAPED_USER_AGENT for r in records),
+           "node2's peer_connected record with the escaped user agent",
+           [r.get("user_agent") for r in records if r.get("event") == "peer_connected"][:3])
+    failed = [r for r in records if r.get("event") == "handshake_failed" and r.get("detail") == ESCAPED_DETAIL]
+    expect(failed and failed[0].get("reason") == "protocol_error" and failed[0].get("by_peer") is True,
+           "node2's handshake_failed record: reason protocol_error, by_peer, the escaped detail",
+           [r for r in records if r.get("event") == "handshake_failed"][:3])
     closes = [r["msg"] for r in records
               if r["msg"].startswith("p2p: closed inbound ") and r["msg"].endswith(f"(by peer: {ESCAPED_DETAIL})")]
     expect(closes, "node2's close record with the escaped, cut detail", "")
@@ -223,7 +243,7 @@ def json_log_is_one_object_per_line():
            [r["msg"][:200] for r in records if r["msg"].startswith("p2p: connected inbound")][:3])
 
 
-t.check("JSON log: one valid object per line; no record is forged; msgs hold no control characters",
+t.check("JSON log: one valid object per line; no record is forged; msgs and fields hold no control characters",
         json_log_is_one_object_per_line)
 
 
