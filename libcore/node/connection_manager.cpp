@@ -90,6 +90,18 @@ void ConnectionManager::count_handshake_failure(const std::string& reason) {
   m_.handshake_failures.with({reason}).inc();
 }
 
+void ConnectionManager::handshake_failed(const Connection& c, const Failure& f) {
+  count_handshake_failure(f.reason());
+  util::log_event(spdlog::level::debug, "handshake_failed",
+                  {{"addr", c.remote_address()},
+                   {"direction", c.direction()},
+                   {"reason", f.reason()},
+                   {"kind", to_string(f.kind)},
+                   {"by_peer", f.by_peer},
+                   {"detail", f.detail}},
+                  "p2p: handshake with {} failed: {} ({})", c.describe(), f.label(), f.detail);
+}
+
 std::optional<p2p::Rejection> ConnectionManager::admit(const Connection& c, const p2p::Hello& h) const {
   if (stopping_) return p2p::Rejection{RejectCode::shutdown, "node is shutting down"};
   if (auto ban = bans_.active(h.node_id, util::now_ms()))

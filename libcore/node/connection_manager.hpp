@@ -97,6 +97,9 @@ class ConnectionManager final : public ConnectionEvents, public PeerActions {
   std::size_t refusing() const;  // refused at accept, still saying why
   bool stopping() const { return stopping_; }
   void count_handshake_failure(const std::string& reason);
+  // A handshake on `c` failed (either direction): counted, and logged at
+  // debug as the handshake_failed event.
+  void handshake_failed(const Connection& c, const Failure& f);
 
   // The responder's node-state checks of a Hello (DESIGN.md 5, step 2):
   // shutting down, banned, and for non-masternodes inbound capacity and

@@ -175,15 +175,7 @@ void Dialler::handshake_succeeded(const std::string& k, const NodeId& id) {
 // A handshake we initiated failed: counted, recorded against the address
 // (summarised there), and the connection says goodbye.
 void Dialler::outbound_failed(const ConnectionPtr& c, const Failure& f) {
-  manager_.count_handshake_failure(f.reason());
-  util::log_event(spdlog::level::debug, "handshake_failed",
-                  {{"addr", c->remote_address()},
-                   {"direction", c->direction()},
-                   {"reason", f.reason()},
-                   {"kind", to_string(f.kind)},
-                   {"by_peer", f.by_peer},
-                   {"detail", f.detail}},
-                  "p2p: handshake with {} failed: {} ({})", c->describe(), f.label(), f.detail);
+  manager_.handshake_failed(*c, f);
   dial_failed(c->dial_key(), f);
   c->goodbye(f);
 }

@@ -159,17 +159,9 @@ asio::awaitable<void> Listener::run_inbound(ConnectionPtr c) {
 }
 
 void Listener::handshake_failed(const ConnectionPtr& c, const Failure& f) {
-  manager_.count_handshake_failure(f.reason());
-  // Summarised per remote IP, so a flood of bad connections never writes a
-  // line per attempt.
-  util::log_event(spdlog::level::debug, "handshake_failed",
-                  {{"addr", c->remote_address()},
-                   {"direction", c->direction()},
-                   {"reason", f.reason()},
-                   {"kind", to_string(f.kind)},
-                   {"by_peer", f.by_peer},
-                   {"detail", f.detail}},
-                  "p2p: handshake with {} failed: {} ({})", c->describe(), f.label(), f.detail);
+  // Logged at debug; summarised per remote IP at info, so a flood of bad
+  // connections never writes a line per attempt.
+  manager_.handshake_failed(*c, f);
   if (!(f.kind == FailureKind::rejected && (f.code == "self" || f.code == "shutdown"))) log_inbound_failure(*c, f);
   c->goodbye(f);
 }

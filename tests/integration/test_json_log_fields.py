@@ -61,6 +61,19 @@ def setup():
     net.wait_http()
     net.wait_connected(15.0)
     n1.wait_height(3, 20.0)
+    # node1 produces only in its own slots: wait for two of its blocks.
+    def produced_by_node1():
+        count = 0
+        with open(logs[n1.name], errors="replace") as f:
+            for line in f:
+                try:
+                    count += json.loads(line).get("event") == "block_produced"
+                except ValueError:
+                    pass  # a line still being written
+
+        return count >= 2, f"{count} block_produced records"
+
+    poll(produced_by_node1, 20.0, "node1 to log 2 block_produced records")
     logs["stranger"], args = json_log_args("stranger")
     stranger.start(f"network.peers={toml_list([n1.listen])}", *FAST, args=args)
     stranger.wait_http()
