@@ -57,18 +57,11 @@ Result<Plan> make_plan(const InitSettings& s) {
   // Shorthands go through the same path as `tnode --set`, so they are
   // checked, and named in errors, the same way.
   std::vector<std::string> sets;
-  auto set = [&sets](const char* key, const std::string& value) {
-    if (!value.empty()) sets.push_back(std::string(key) + "=" + value);
-  };
-  set("node.role", s.role);
-  set("network.listen", s.listen);
-  set("network.external_address", s.external_address);
-  set("http.listen", s.http_listen);
-  if (!s.peers.empty()) {
-    std::string list = "[";
-    for (const auto& p : s.peers) list += (list.size() > 1 ? ", \"" : "\"") + p + "\"";
-    set("network.peers", list + "]");
-  }
+  add_override(sets, "node.role", s.role);
+  add_override(sets, "network.listen", s.listen);
+  add_override(sets, "network.external_address", s.external_address);
+  add_override(sets, "http.listen", s.http_listen);
+  add_peers_override(sets, s.peers);
   core::config::NodeConfig c;
   c.base_dir = config_dir;
   c.data_dir = relative_to(data_dir, config_dir);

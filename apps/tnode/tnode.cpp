@@ -75,6 +75,17 @@ core::util::Result<std::filesystem::path> prepare_dev(const std::filesystem::pat
   return config_path;
 }
 
+void add_override(std::vector<std::string>& overrides, const char* key, const std::string& value) {
+  if (!value.empty()) overrides.push_back(std::string(key) + "=" + value);
+}
+
+void add_peers_override(std::vector<std::string>& overrides, const std::vector<std::string>& peers) {
+  if (peers.empty()) return;
+  std::string list = "[";
+  for (const auto& p : peers) list += (list.size() > 1 ? ", \"" : "\"") + p + "\"";
+  add_override(overrides, "network.peers", list + "]");
+}
+
 int run_tnode(const Settings& settings) {
   Settings s = settings;
   if (s.dev) {
@@ -158,9 +169,7 @@ int tnode_main(int argc, char** argv) {
   if (init_cmd->parsed()) return run_init(init);
 
   // The shorthand flags are --set overrides, applied after the generic ones.
-  auto set = [&](const char* key, const std::string& value) {
-    if (!value.empty()) s.overrides.push_back(std::string(key) + "=" + value);
-  };
+  auto set = [&](const char* key, const std::string& value) { add_override(s.overrides, key, value); };
   if (!data_dir.empty()) data_dir = std::filesystem::absolute(data_dir).string();
   if (s.dev)
     s.dev_dir = data_dir;  // the dev network's directory, where its tnode.toml says data_dir = "."
@@ -171,11 +180,7 @@ int tnode_main(int argc, char** argv) {
   set("node.role", role);
   set("log.level", log_level);
   set("log.format", log_format);
-  if (!peers.empty()) {
-    std::string list = "[";
-    for (const auto& p : peers) list += (list.size() > 1 ? ", \"" : "\"") + p + "\"";
-    set("network.peers", list + "]");
-  }
+  add_peers_override(s.overrides, peers);
   return run_tnode(s);
 }
 

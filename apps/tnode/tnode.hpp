@@ -45,6 +45,12 @@ struct InitSettings {
 };
 int run_init(const InitSettings& s);
 
+// The shorthand flags of tnode and tnode init become --set overrides:
+// KEY=VALUE appended when VALUE is not empty; peers as the TOML array that
+// replaces network.peers (none given: nothing appended).
+void add_override(std::vector<std::string>& overrides, const char* key, const std::string& value);
+void add_peers_override(std::vector<std::string>& overrides, const std::vector<std::string>& peers);
+
 int run_tnode(const Settings& s);
 int tnode_main(int argc, char** argv);
 

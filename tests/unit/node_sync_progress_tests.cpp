@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "libcore/node/sync_progress.hpp"
+#include "test_support.hpp"
 
 using core::node::catch_up_percent;
 using core::node::SyncProgress;
@@ -15,22 +16,12 @@ using core::node::SyncReport;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
+using test::QuietLogs;
+
 namespace {
 
 const SyncProgress::Clock::time_point t0 = SyncProgress::Clock::time_point{} + std::chrono::hours(24);
 constexpr milliseconds kInterval{5000};
-
-// The reports are logged at info; keep the test output readable.
-class QuietLogs {
- public:
-  QuietLogs() : level_(spdlog::get_level()) { spdlog::set_level(spdlog::level::off); }
-  ~QuietLogs() { spdlog::set_level(level_); }
-  QuietLogs(const QuietLogs&) = delete;
-  QuietLogs& operator=(const QuietLogs&) = delete;
-
- private:
-  spdlog::level::level_enum level_;
-};
 
 }  // namespace
 

@@ -51,22 +51,12 @@ using core::store::ChainStore;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
+using test::QuietLogs;
+
 namespace {
 
 // An arbitrary steady_clock origin; every test counts from here.
 const SyncClock::time_point t0 = SyncClock::time_point{} + std::chrono::hours(24);
-
-// Sync logs progress and stalls at info level; keep the test output readable.
-class QuietLogs {
- public:
-  QuietLogs() : level_(spdlog::get_level()) { spdlog::set_level(spdlog::level::off); }
-  ~QuietLogs() { spdlog::set_level(level_); }
-  QuietLogs(const QuietLogs&) = delete;
-  QuietLogs& operator=(const QuietLogs&) = delete;
-
- private:
-  spdlog::level::level_enum level_;
-};
 
 struct Sent {
   PublicKey to;

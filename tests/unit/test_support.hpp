@@ -17,6 +17,8 @@
 
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include "libcore/chain/block.hpp"
 #include "libcore/chain/genesis.hpp"
 #include "libcore/crypto/keys.hpp"
@@ -27,6 +29,19 @@
 namespace test {
 
 namespace fs = std::filesystem;
+
+// Turns the default logger off for the lifetime of the object (code under
+// test that logs at info, e.g. sync progress), then restores its level.
+class QuietLogs {
+ public:
+  QuietLogs() : level_(spdlog::get_level()) { spdlog::set_level(spdlog::level::off); }
+  ~QuietLogs() { spdlog::set_level(level_); }
+  QuietLogs(const QuietLogs&) = delete;
+  QuietLogs& operator=(const QuietLogs&) = delete;
+
+ private:
+  spdlog::level::level_enum level_;
+};
 
 // A fresh directory under the system temp dir, removed with everything in it
 // when the object goes out of scope (also when a REQUIRE fails).
